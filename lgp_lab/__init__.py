@@ -1,0 +1,50 @@
+"""lgp_lab: run, hot-reload and serve LangGraph workflows from JupyterLab and the terminal.
+
+Importing this package is instant and side-effect free; ``Lab`` and friends are
+imported on first access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Lab",
+    "LgpError",
+    "RunResult",
+    "Workflow",
+    "__version__",
+    "load_config",
+]
+
+if TYPE_CHECKING:
+    from lgp_lab.config import load_config
+    from lgp_lab.errors import LgpError
+    from lgp_lab.lab import Lab
+    from lgp_lab.runtime.result import RunResult
+    from lgp_lab.runtime.workflow import Workflow
+
+_LAZY = {
+    "Lab": "lgp_lab.lab",
+    "LgpError": "lgp_lab.errors",
+    "RunResult": "lgp_lab.runtime.result",
+    "Workflow": "lgp_lab.runtime.workflow",
+    "load_config": "lgp_lab.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lgp_lab' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,3 @@
+from lgp_lab.cli import main
+
+main()

@@ -1,0 +1,193 @@
+"""SQLite checkpoints: an ``AsyncSqliteSaver`` tuned for a shared file, and SQL session queries.
+
+The file is in WAL mode with a busy timeout, so several processes (a CLI run, a
+notebook kernel, a served API) can write one file without lock errors.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+__all__ = [
+    "LabSqliteSaver",
+    "RunCapture",
+    "SqliteSessionStore",
+    "open_sqlite_saver",
+]
+
+
+@dataclass
+class RunCapture:
+    """Filled in by the saver while a run executes: the thread's newest checkpoint id."""
+
+    thread_id: str
+    checkpoint_id: str | None = None
+    extra_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+# Set by the runner around one execution; tasks LangGraph spawns inherit it.
+current_run: contextvars.ContextVar[RunCapture | None] = contextvars.ContextVar(
+    "lgp_current_run", default=None
+)
+
+
+class LabSqliteSaver(AsyncSqliteSaver):
+    """``AsyncSqliteSaver`` that reports each root checkpoint it writes to the current run.
+
+    This gives a run its final checkpoint id without another query.
+    """
+
+    async def aput(self, config, checkpoint, metadata, new_versions):  # type: ignore[override]
+        capture = current_run.get()
+        if capture is not None and capture.extra_metadata:
+            metadata = {**metadata, **capture.extra_metadata}
+        saved = await super().aput(config, checkpoint, metadata, new_versions)
+        if capture is not None:
+            conf = saved.get("configurable", {})
+            if conf.get("thread_id") == capture.thread_id and not conf.get("checkpoint_ns"):
+                capture.checkpoint_id = conf.get("checkpoint_id")
+        return saved
+
+
+async def open_sqlite_saver(
+    path: Path, *, synchronous: str = "normal", busy_timeout_ms: int = 5000
+) -> LabSqliteSaver:
+    """Open (and create if needed) the SQLite checkpoint file at ``path``."""
+    import aiosqlite
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(str(path), timeout=busy_timeout_ms / 1000)
+    try:
+        await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        await conn.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: crash-safe and consistent; only the last commits can be lost on
+        # power failure. Configurable as checkpoint.synchronous.
+        await conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        saver = LabSqliteSaver(conn)
+        await saver.setup()
+    except BaseException:
+        await conn.close()
+        raise
+    return saver
+
+
+_THREAD_ROW = """
+SELECT thread_id, COUNT(*), MIN(checkpoint_id), MAX(checkpoint_id), metadata
+FROM checkpoints
+WHERE checkpoint_ns = '' {where}
+GROUP BY thread_id
+{having}
+ORDER BY MAX(checkpoint_id) DESC
+LIMIT ? OFFSET ?
+"""
+
+
+class SqliteSessionStore:
+    """Session queries answered in SQL, never by loading every checkpoint.
+
+    Rows come back as plain dicts; the sessions layer turns them into its types.
+    """
+
+    def __init__(self, saver: AsyncSqliteSaver) -> None:
+        self.saver = saver
+
+    async def list_threads(
+        self,
+        *,
+        workflow: str | None = None,
+        thread_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Threads, newest activity first, with counts and latest metadata."""
+        where, having, params = "", "", []
+        if thread_id is not None:
+            where = "AND thread_id = ?"
+            params.append(thread_id)
+        if workflow is not None:
+            # The bare `metadata` column comes from the MAX(checkpoint_id) row (SQLite rule).
+            having = "HAVING json_extract(CAST(metadata AS TEXT), '$.workflow') = ?"
+            params.append(workflow)
+        query = _THREAD_ROW.format(where=where, having=having)
+        rows = await self._fetch(query, (*params, limit, offset))
+        return [
+            {
+                "thread_id": r[0],
+                "checkpoints": r[1],
+                "first_checkpoint_id": r[2],
+                "last_checkpoint_id": r[3],
+                "metadata": _json(r[4]),
+            }
+            for r in rows
+        ]
+
+    async def count_threads(self, *, workflow: str | None = None) -> int:
+        """How many threads (optionally of one workflow) the file holds."""
+        if workflow is None:
+            query = "SELECT COUNT(DISTINCT thread_id) FROM checkpoints WHERE checkpoint_ns = ''"
+            rows = await self._fetch(query, ())
+        else:
+            query = (
+                "SELECT COUNT(*) FROM (SELECT MAX(checkpoint_id), metadata FROM checkpoints "
+                "WHERE checkpoint_ns = '' GROUP BY thread_id "
+                "HAVING json_extract(CAST(metadata AS TEXT), '$.workflow') = ?)"
+            )
+            rows = await self._fetch(query, (workflow,))
+        return int(rows[0][0])
+
+    async def count_checkpoints(self, thread_id: str) -> int:
+        """The number of checkpoints of one thread (an index-only count)."""
+        rows = await self._fetch(
+            "SELECT COUNT(*) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
+            (thread_id,),
+        )
+        return int(rows[0][0])
+
+    async def latest_checkpoint_id(self, thread_id: str) -> str | None:
+        """The id of the thread's newest checkpoint, or ``None``."""
+        rows = await self._fetch(
+            "SELECT MAX(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
+            (thread_id,),
+        )
+        return rows[0][0] if rows else None
+
+    async def list_checkpoints(
+        self, thread_id: str, *, limit: int = 20, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        """One page of a thread's checkpoints, newest first, metadata only."""
+        query = (
+            "SELECT checkpoint_id, parent_checkpoint_id, metadata FROM checkpoints "
+            "WHERE thread_id = ? AND checkpoint_ns = '' {before}"
+            "ORDER BY checkpoint_id DESC LIMIT ?"
+        )
+        params: list[Any] = [thread_id]
+        if before is not None:
+            params.append(before)
+        rows = await self._fetch(
+            query.format(before="AND checkpoint_id < ? " if before else ""), (*params, limit)
+        )
+        return [
+            {"checkpoint_id": r[0], "parent_checkpoint_id": r[1], "metadata": _json(r[2])}
+            for r in rows
+        ]
+
+    async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        await self.saver.setup()
+        async with self.saver.lock, self.saver.conn.execute(query, params) as cur:
+            return list(await cur.fetchall())
+
+
+def _json(blob: bytes | str | None) -> dict[str, Any]:
+    if blob is None:
+        return {}
+    try:
+        value = json.loads(blob)
+    except (ValueError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,24 @@
+"""The ``lgp-lab`` (alias ``lgp``) command line: thin commands over :class:`lgp_lab.Lab`."""
+
+from __future__ import annotations
+
+import click
+
+from lgp_lab import __version__
+from lgp_lab.cli.run import run_command
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lgp-lab")
+def cli() -> None:
+    """Run, hot-reload and serve LangGraph workflows with persistent threads."""
+
+
+cli.add_command(run_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="lgp-lab")

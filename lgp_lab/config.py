@@ -1,0 +1,241 @@
+"""Project discovery and environment configuration.
+
+A project is the first directory, walking up from the working directory, that holds
+``config/`` or ``workflows/``. Its ``config/<env>.yaml`` is validated by the pydantic
+models below, after ``${VAR}`` and ``${VAR:-default}`` are expanded from the
+environment. Outside any project, built-in defaults apply with the working directory
+as root, so a lone ``flow.py`` runs anywhere.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from lgp_lab.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_ENV",
+    "CheckpointConfig",
+    "LabConfig",
+    "available_environments",
+    "expand_env",
+    "find_project_root",
+    "load_config",
+]
+
+DEFAULT_ENV = "experiment"
+ENV_VAR = "LGP_ENV"
+_ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CheckpointConfig(_Section):
+    """Where threads persist.
+
+    ``synchronous`` is SQLite's durability level for the WAL-mode database. ``normal``
+    (the default) survives process crashes and keeps the file consistent; only the
+    last commits can be lost on a power failure. ``full`` syncs every commit.
+    """
+
+    backend: Literal["sqlite"] = "sqlite"
+    path: str = ".lgp/checkpoints.sqlite"
+    synchronous: Literal["off", "normal", "full", "extra"] = "normal"
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+
+
+class LabConfig(_Section):
+    """One environment's configuration (``config/<env>.yaml``)."""
+
+    environment: str = DEFAULT_ENV
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    _root: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: Path | None = PrivateAttr(default=None)
+    _missing_env: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def root(self) -> Path:
+        """The project root every relative path is resolved against."""
+        return self._root
+
+    @property
+    def source(self) -> Path | None:
+        """The YAML file this config came from; ``None`` for built-in defaults."""
+        return self._source
+
+    @property
+    def missing_env(self) -> frozenset[str]:
+        """Environment variables referenced by the file that were unset."""
+        return self._missing_env
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The SQLite file, absolute."""
+        path = Path(self.checkpoint.path).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def workflows_dir(self) -> Path:
+        """The directory of ``workflows/config.yaml``."""
+        return self.root / "workflows"
+
+    def with_root(self, root: Path, source: Path | None = None) -> LabConfig:
+        """This config, anchored at ``root``."""
+        self._root = root.resolve()
+        self._source = source
+        return self
+
+
+def find_project_root(start: Path | None = None) -> Path | None:
+    """The nearest directory at or above ``start`` with ``config/`` or ``workflows/``."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "config").is_dir() or (candidate / "workflows").is_dir():
+            return candidate
+    return None
+
+
+def available_environments(root: Path) -> list[str]:
+    """The environment names a project defines (``config/*.yaml``)."""
+    config_dir = root / "config"
+    if not config_dir.is_dir():
+        return []
+    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+
+
+def load_config(env: str | None = None, start: Path | None = None) -> LabConfig:
+    """Load the configuration of environment ``env`` for the project around ``start``.
+
+    Args:
+        env: Environment name; defaults to ``$LGP_ENV`` or ``experiment``.
+        start: Where to look for the project; defaults to the working directory.
+
+    Raises:
+        ConfigError: The environment does not exist or its file is invalid.
+    """
+    env = env or os.environ.get(ENV_VAR) or DEFAULT_ENV
+    if not _ENV_NAME.match(env):
+        raise ConfigError(
+            f"environment name {env!r} is not valid",
+            hint="use letters, digits, '_', '-' or '.', e.g. --env hosted",
+        )
+    root = find_project_root(start)
+    if root is None:
+        return LabConfig(environment=env).with_root(start or Path.cwd())
+
+    path = root / "config" / f"{env}.yaml"
+    if not path.is_file():
+        known = available_environments(root)
+        if env == DEFAULT_ENV or not (root / "config").is_dir():
+            return LabConfig(environment=env).with_root(root)
+        raise ConfigError(
+            f"environment {env!r} has no config file {_rel(path, root)}",
+            hint=f"create it, or pick one of: {', '.join(known) or '(none)'}",
+        )
+    return parse_config_file(path, env=env).with_root(root, path)
+
+
+def parse_config_file(path: Path, *, env: str | None = None) -> LabConfig:
+    """Parse and validate one YAML config file."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})",
+            hint="fix the YAML syntax (indentation, ':' after keys, quotes)",
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of settings, got {type(raw).__name__}",
+            hint="start the file with keys such as 'checkpoint:'",
+        )
+    missing: set[str] = set()
+    data = expand_env(raw, missing)
+    data.setdefault("environment", env or path.stem)
+    try:
+        config = LabConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(path, exc) from None
+    config._missing_env = frozenset(missing)
+    return config
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: Any, missing: set[str] | None = None) -> Any:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` in every string of ``value``.
+
+    An unset variable without a default expands to ``""`` and is added to ``missing``
+    so the setting that needs it can say which variable to set.
+    """
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            got = os.environ.get(name)
+            if got is not None and (got != "" or default is None):
+                return got
+            if default is not None:
+                return default
+            if missing is not None:
+                missing.add(name)
+            return ""
+
+        return _VAR.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: expand_env(v, missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, missing) for v in value]
+    return value
+
+
+def _config_error(path: Path, exc: ValidationError) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(err["loc"][:-1])
+            known = sorted(parent.model_fields) if parent else []
+            close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+            fix = f"did you mean '{close[0]}'?" if close else "remove it"
+            lines.append(
+                f"unknown key '{loc}'; {fix} (known keys here: {', '.join(known)})"
+            )
+        else:
+            lines.append(f"'{loc}': {err['msg']} (got {err.get('input')!r})")
+    return ConfigError(
+        f"{path}: invalid configuration\n  " + "\n  ".join(lines),
+        hint="correct the key or value named above; see the README's Configuration section",
+    )
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = LabConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        ann = field.annotation if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+    return model
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

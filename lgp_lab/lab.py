@@ -1,0 +1,352 @@
+"""The Lab: the one object that owns a process's (or kernel's) resources.
+
+A Lab has an engine loop (a daemon thread), the async checkpointer on it, and the
+loaded workflows by name. Every front end — CLI, magics, server, widgets — is a thin
+layer over its methods. Sync methods submit to the engine loop; ``a``-prefixed twins
+run on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import weakref
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lgp_lab.config import LabConfig, load_config
+from lgp_lab.errors import LabClosedError
+from lgp_lab.runtime.engine import EngineLoop
+from lgp_lab.runtime.result import RunResult
+from lgp_lab.runtime.sessions import Sessions
+from lgp_lab.runtime.workflow import Workflow
+
+__all__ = ["Lab", "RunListener"]
+
+T = TypeVar("T")
+_UNSET: Any = object()
+RunListener = Callable[[RunResult], None]
+
+
+class Lab:
+    """Runs LangGraph workflows on persistent threads.
+
+    Args:
+        config: A loaded configuration; by default the project's around ``root``.
+        env: Environment name (``config/<env>.yaml``); default ``$LGP_ENV`` or experiment.
+        root: Where to look for the project; default the working directory.
+
+    Example:
+        >>> with Lab() as lab:                                      # doctest: +SKIP
+        ...     r = lab.run("workflows/basic_workflow.py", "hi", thread_id="t-1")
+        ...     r.state["output"]
+    """
+
+    def __init__(
+        self,
+        config: LabConfig | None = None,
+        *,
+        env: str | None = None,
+        root: str | Path | None = None,
+    ) -> None:
+        self.config = config or load_config(env, Path(root) if root is not None else None)
+        self.engine = EngineLoop()
+        self._saver: Any = None
+        self._store: Any = None
+        self._ready: asyncio.Lock | None = None
+        self._load_lock: asyncio.Lock | None = None
+        self._workflows: dict[str, Workflow] = {}
+        self._targets: dict[str, Workflow] = {}
+        self._origins: dict[str, Any] = {}
+        self._listeners: list[RunListener] = []
+        self._closers: list[Callable[[], None]] = []
+        self._closed = False
+        self.sessions = Sessions(self._astore, self.acheckpointer, self._call)
+        # aiosqlite's worker thread is not a daemon: close on interpreter exit.
+        atexit.register(_close_at_exit, weakref.ref(self))
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def root(self) -> Path:
+        """The project root."""
+        return self.config.root
+
+    @property
+    def environment(self) -> str:
+        """The config environment this Lab runs in."""
+        return self.config.environment
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The SQLite checkpoint file."""
+        return self.config.checkpoint_path
+
+    @property
+    def workflows(self) -> dict[str, Workflow]:
+        """Loaded workflows by name."""
+        return dict(self._workflows)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    # ------------------------------------------------------------------ resources
+
+    async def acheckpointer(self) -> Any:
+        """The checkpointer, opened on first use (on the engine loop)."""
+        if self._saver is None:
+            if self._ready is None:
+                self._ready = asyncio.Lock()
+            async with self._ready:
+                if self._saver is None:
+                    self._check_open()
+                    from lgp_lab.checkpointing import create_checkpointer
+
+                    self._saver = await create_checkpointer(self.config)
+        return self._saver
+
+    async def _astore(self) -> Any:
+        if self._store is None:
+            from lgp_lab.checkpointing import session_store_for
+
+            self._store = session_store_for(await self.acheckpointer())
+        return self._store
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the Lab closes (watchers and servers register here)."""
+        self._closers.append(callback)
+
+    def add_run_listener(self, listener: RunListener) -> Callable[[], None]:
+        """Call ``listener(result)`` after every successful run; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # ------------------------------------------------------------------ workflows
+
+    async def aload(self, target: Any, *, name: str | None = None) -> Workflow:
+        """Load a workflow (a path, a registered name, a graph object or a Workflow).
+
+        A file already loaded is reused, and reloaded if it changed on disk since.
+
+        Raises:
+            WorkflowNotFoundError: The target names nothing.
+            WorkflowLoadError: The file does not import or compile.
+        """
+        self._check_open()
+        if isinstance(target, Workflow):
+            return target
+        if isinstance(target, str | Path):
+            key = str(target)
+            cached = self._targets.get(key)
+            if cached is not None and self._workflows.get(cached.name) is cached:
+                if cached.is_stale() and not cached.watched:
+                    await self.areload(cached)
+                return cached
+            return await self._load_file(key)
+        return await self._load_object(target, name)
+
+    def load(self, target: Any, *, name: str | None = None) -> Workflow:
+        """Sync twin of :meth:`aload`."""
+        return self._call(self.aload(target, name=name))
+
+    async def areload(self, workflow: Workflow | str) -> int:
+        """Re-import a file workflow fresh and swap its graph in; return the new version.
+
+        The new graph is built and compiled completely before the swap; on any error
+        the previous version stays live and the error (with file and line) is raised.
+        """
+        from lgp_lab.runtime.loader import compile_builder, load_source
+
+        wf = self._workflows[workflow] if isinstance(workflow, str) else workflow
+        if wf.source is None:
+            raise ValueError(f"workflow {wf.name!r} was defined in a notebook, not a file")
+        async with self._loading():
+            source = await asyncio.to_thread(
+                load_source,
+                wf.source,
+                name=wf.name,
+                project_root=self.root,
+                previous_modules=wf.local_modules,
+            )
+            saver = await self.acheckpointer()
+            graph = compile_builder(source.builder, saver, source.compile_kwargs, path=wf.source)
+            return wf.swap(graph, source.local_modules)
+
+    def reload(self, workflow: Workflow | str) -> int:
+        """Sync twin of :meth:`areload`."""
+        return self._call(self.areload(workflow))
+
+    # ------------------------------------------------------------------ runs
+
+    async def arun(
+        self,
+        target: Any,
+        input: Any = None,
+        *,
+        thread_id: str | None = None,
+        resume: Any = _UNSET,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> RunResult:
+        """Run a workflow once on a thread.
+
+        Args:
+            target: A workflow file, registered name, graph object or Workflow.
+            input: The state input; a string becomes ``{"input": text}``. ``None``
+                continues the thread from its last checkpoint.
+            thread_id: The thread to continue; a new one is generated when omitted.
+            resume: A value for a thread waiting on ``interrupt()``.
+            name: The name for a graph object (default ``graph``).
+            metadata: Extra checkpoint metadata for this run.
+
+        Raises:
+            WorkflowRunError: A node failed; the thread's earlier checkpoints stay.
+        """
+        from lgp_lab.runtime.runner import execute, normalize_input
+
+        workflow = await self.aload(target, name=name)
+        await self.acheckpointer()
+        if resume is not _UNSET:
+            from langgraph.types import Command
+
+            payload: Any = Command(resume=resume)
+        else:
+            payload = normalize_input(input)
+        result = await execute(
+            workflow,
+            payload,
+            thread_id=thread_id,
+            environment=self.environment,
+            metadata=metadata,
+        )
+        for listener in list(self._listeners):
+            try:
+                listener(result)
+            except Exception:  # a broken listener must not fail the run
+                pass
+        return result
+
+    def run(
+        self,
+        target: Any,
+        input: Any = None,
+        *,
+        thread_id: str | None = None,
+        resume: Any = _UNSET,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> RunResult:
+        """Sync twin of :meth:`arun`; Ctrl-C / a kernel interrupt cancels the run."""
+        return self._call(
+            self.arun(
+                target, input, thread_id=thread_id, resume=resume, name=name, metadata=metadata
+            )
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Stop watchers and servers, close the database and stop the engine loop."""
+        if self._closed:
+            return
+        self._closed = True
+        for closer in reversed(self._closers):
+            try:
+                closer()
+            except Exception:
+                pass
+        self._closers.clear()
+        if self.engine.running:
+            try:
+                self.engine.call(self._aclose(), timeout=5.0)
+            except BaseException:
+                pass
+            self.engine.stop()
+
+    async def _aclose(self) -> None:
+        if self._saver is not None:
+            from lgp_lab.checkpointing import close_checkpointer
+
+            saver, self._saver, self._store = self._saver, None, None
+            await close_checkpointer(saver)
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Lab:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._aclose()
+        self._closed = True
+
+    # ------------------------------------------------------------------ private
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LabClosedError(
+                "this Lab is closed", hint="create a new Lab() (or lgp_lab.get_lab())"
+            )
+
+    def _call(self, coro: Awaitable[T]) -> T:
+        if self._closed:
+            if hasattr(coro, "close"):
+                coro.close()
+            self._check_open()
+        return self.engine.call(coro)  # type: ignore[arg-type]
+
+    def _loading(self) -> asyncio.Lock:
+        if self._load_lock is None:
+            self._load_lock = asyncio.Lock()
+        return self._load_lock
+
+    async def _load_file(self, target: str) -> Workflow:
+        from lgp_lab.runtime.loader import compile_builder, load_source
+        from lgp_lab.runtime.registry import resolve_target
+
+        entry = resolve_target(target, self.config.workflows_dir)
+        existing = self._workflows.get(entry.name)
+        if existing is not None and existing.source == entry.path:
+            self._targets[target] = existing
+            if existing.is_stale() and not existing.watched:
+                await self.areload(existing)
+            return existing
+        saver = await self.acheckpointer()
+        async with self._loading():
+            source = await asyncio.to_thread(
+                load_source, entry.path, name=entry.name, project_root=self.root
+            )
+            graph = compile_builder(source.builder, saver, source.compile_kwargs, path=entry.path)
+        workflow = Workflow(entry.name, entry.path, graph, local_modules=source.local_modules)
+        self._workflows[entry.name] = workflow
+        self._targets[target] = workflow
+        return workflow
+
+    async def _load_object(self, obj: Any, name: str | None) -> Workflow:
+        from lgp_lab.runtime.loader import builder_from_object, compile_builder
+
+        builder, kwargs = builder_from_object(obj)
+        name = name or "graph"
+        existing = self._workflows.get(name)
+        if existing is not None and existing.source is None and self._origins.get(name) is builder:
+            return existing
+        graph = compile_builder(builder, await self.acheckpointer(), kwargs)
+        self._origins[name] = builder
+        if existing is not None and existing.source is None:
+            existing.swap(graph)
+            return existing
+        workflow = Workflow(name, None, graph)
+        self._workflows[name] = workflow
+        return workflow
+
+
+def _close_at_exit(ref: weakref.ReferenceType[Lab]) -> None:
+    lab = ref()
+    if lab is not None:
+        lab.close()

@@ -1,0 +1,1 @@
+"""The domain layer: loading, running, reloading and sessions. Knows no front end."""

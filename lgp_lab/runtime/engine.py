@@ -1,0 +1,110 @@
+"""The engine loop: one asyncio event loop in a daemon thread, owned by a Lab.
+
+Executions, the async checkpointer, file watchers and a served API all live on this
+loop, so every front end shares one checkpointer connection. Sync callers submit
+coroutines and wait; an interrupt in the caller cancels the submitted task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["EngineLoop"]
+
+T = TypeVar("T")
+
+
+class EngineLoop:
+    """An event loop running forever in a daemon thread, started on first use."""
+
+    def __init__(self, name: str = "lgp-engine") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Whether the loop thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop, started if it is not yet running."""
+        with self._lock:
+            if self._loop is None:
+                self._start()
+            assert self._loop is not None
+            return self._loop
+
+    def in_loop_thread(self) -> bool:
+        """Whether the caller runs on the engine loop's own thread."""
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the loop and return a thread-safe future."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the loop and wait for its result.
+
+        A ``KeyboardInterrupt`` while waiting (Ctrl-C, a kernel interrupt) cancels
+        the task, waits briefly for the cancellation to land, and re-raises.
+        """
+        if self.in_loop_thread():
+            coro.close()
+            raise RuntimeError("EngineLoop.call() would deadlock: use the async API on the loop")
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except KeyboardInterrupt:
+            future.cancel()
+            # Let the task unwind (close its checkpointer writes) before we return.
+            concurrent.futures.wait([future], timeout=2.0)
+            raise
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Cancel pending tasks, stop the loop and join its thread (bounded)."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        if thread.is_alive():
+
+            async def _cancel_all() -> None:
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    await asyncio.wait(tasks, timeout=timeout / 2)
+
+            try:
+                asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout)
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                pass
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+        if not loop.is_running():
+            loop.close()
+
+    def _start(self) -> None:
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def _run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        thread = threading.Thread(target=_run, name=self._name, daemon=True)
+        thread.start()
+        ready.wait(5.0)
+        self._loop, self._thread = loop, thread
