@@ -212,9 +212,7 @@ def _config_error(path: Path, exc: ValidationError) -> ConfigError:
             known = sorted(parent.model_fields) if parent else []
             close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
             fix = f"did you mean '{close[0]}'?" if close else "remove it"
-            lines.append(
-                f"unknown key '{loc}'; {fix} (known keys here: {', '.join(known)})"
-            )
+            lines.append(f"unknown key '{loc}'; {fix} (known keys here: {', '.join(known)})")
         else:
             lines.append(f"'{loc}': {err['msg']} (got {err.get('input')!r})")
     return ConfigError(

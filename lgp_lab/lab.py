@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -223,10 +224,8 @@ class Lab:
             metadata=metadata,
         )
         for listener in list(self._listeners):
-            try:
+            with contextlib.suppress(Exception):  # a broken listener must not fail the run
                 listener(result)
-            except Exception:  # a broken listener must not fail the run
-                pass
         return result
 
     def run(
@@ -254,16 +253,12 @@ class Lab:
             return
         self._closed = True
         for closer in reversed(self._closers):
-            try:
+            with contextlib.suppress(Exception):
                 closer()
-            except Exception:
-                pass
         self._closers.clear()
         if self.engine.running:
-            try:
+            with contextlib.suppress(BaseException):
                 self.engine.call(self._aclose(), timeout=5.0)
-            except BaseException:
-                pass
             self.engine.stop()
 
     async def _aclose(self) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Annotated, TypedDict
+from typing import Annotated
 
 from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
 
 def merge(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
@@ -47,9 +48,7 @@ def respond(state: State) -> State:
     facts = state.get("facts", {})
     if match := QUESTION.search(text):
         key = match.group(1).lower()
-        answer = (
-            f"Your {key} is {facts[key]}." if key in facts else f"I don't know your {key} yet."
-        )
+        answer = f"Your {key} is {facts[key]}." if key in facts else f"I don't know your {key} yet."
     elif FACT.search(text):
         answer = "Got it, I'll remember that."
     else:

@@ -46,9 +46,7 @@ class Output:
         """An error in the ``[lgp] ❌`` style; the traceback only with ``--verbose``."""
         if self.verbose:
             original = getattr(exc, "original", None) or exc.__cause__ or exc
-            self._err.print(
-                "".join(traceback.format_exception(original)).rstrip(), style="dim"
-            )
+            self._err.print("".join(traceback.format_exception(original)).rstrip(), style="dim")
         text = str(exc) if isinstance(exc, LgpError) else f"{type(exc).__name__}: {exc}"
         first, *rest = text.splitlines()
         self._err.print(f"[lgp] ❌ {first}", style="bold red")

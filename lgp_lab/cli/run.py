@@ -41,7 +41,7 @@ def parse_input(text: str | None) -> Any:
             ) from None
         if not isinstance(value, dict):
             raise click.BadParameter(
-                "a JSON input must be an object of state keys, e.g. '{\"input\": \"hi\"}'",
+                'a JSON input must be an object of state keys, e.g. \'{"input": "hi"}\'',
                 param_hint="--input",
             )
         return value
@@ -50,15 +50,33 @@ def parse_input(text: str | None) -> Any:
 
 @click.command("run")
 @click.argument("workflow")
-@click.option("--input", "-i", "input_text", metavar="JSON|TEXT|@FILE",
-              help='State input: a JSON object, @file.json, or text (becomes {"input": TEXT}). '
-              'Default: {"input": "test"}.')
-@click.option("--thread", "-t", "thread_id", metavar="ID",
-              help="Thread to continue; a new id is generated and printed when omitted.")
-@click.option("--resume", metavar="JSON",
-              help="Resume a thread waiting on interrupt() with this value (needs --thread).")
-@click.option("--env", "-e", "env", metavar="NAME",
-              help="Config environment (config/NAME.yaml). Default: $LGP_ENV or experiment.")
+@click.option(
+    "--input",
+    "-i",
+    "input_text",
+    metavar="JSON|TEXT|@FILE",
+    help='State input: a JSON object, @file.json, or text (becomes {"input": TEXT}). '
+    'Default: {"input": "test"}.',
+)
+@click.option(
+    "--thread",
+    "-t",
+    "thread_id",
+    metavar="ID",
+    help="Thread to continue; a new id is generated and printed when omitted.",
+)
+@click.option(
+    "--resume",
+    metavar="JSON",
+    help="Resume a thread waiting on interrupt() with this value (needs --thread).",
+)
+@click.option(
+    "--env",
+    "-e",
+    "env",
+    metavar="NAME",
+    help="Config environment (config/NAME.yaml). Default: $LGP_ENV or experiment.",
+)
 @click.option("--json", "json_only", is_flag=True, help="Print only the result as JSON.")
 @click.option("--verbose", "-v", is_flag=True, help="Show config details and full tracebacks.")
 def run_command(
@@ -97,7 +115,9 @@ def _run(
 
     try:
         with Lab(env=env) as lab:
-            out.detail(f"config: {lab.config.source or 'built-in defaults'} (env {lab.environment})")
+            out.detail(
+                f"config: {lab.config.source or 'built-in defaults'} (env {lab.environment})"
+            )
             out.detail(f"checkpoints: {lab.checkpoint_path}")
             out.status(f"Loading workflow: {_display_name(target)}")
             workflow = lab.load(target)
@@ -120,9 +140,7 @@ def _run(
     if result.status == "interrupted":
         out.status(f"⏸ Waiting for input ({result.duration_s:.2f}s)", style="yellow")
         out.result("Interrupt", result.interrupts)
-        out.status(
-            f"Resume with: lgp-lab run {target} --thread {result.thread_id} --resume JSON"
-        )
+        out.status(f"Resume with: lgp-lab run {target} --thread {result.thread_id} --resume JSON")
     else:
         out.status(f"✅ Complete ({result.duration_s:.2f}s)", style="green")
     out.detail(f"version v{result.version}, checkpoint {result.checkpoint_id}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -59,8 +61,20 @@ class EngineLoop:
             coro.close()
             raise RuntimeError("EngineLoop.call() would deadlock: use the async API on the loop")
         future = self.submit(coro)
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            return future.result(timeout)
+            # Wait in slices: a simulated or deferred interrupt (IPython, interrupt_main)
+            # is only delivered when this thread runs Python code again.
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise concurrent.futures.TimeoutError
+                try:
+                    return future.result(0.05 if remaining is None else min(0.05, remaining))
+                except concurrent.futures.TimeoutError:
+                    if future.done():  # the coroutine itself raised TimeoutError
+                        raise
+                    continue
         except KeyboardInterrupt:
             future.cancel()
             # Let the task unwind (close its checkpointer writes) before we return.
@@ -86,10 +100,8 @@ class EngineLoop:
                 if tasks:
                     await asyncio.wait(tasks, timeout=timeout / 2)
 
-            try:
+            with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
                 asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout)
-            except (concurrent.futures.TimeoutError, RuntimeError):
-                pass
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout)
         if not loop.is_running():

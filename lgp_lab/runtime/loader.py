@@ -115,7 +115,7 @@ def builder_from_object(
     """
     from langgraph.graph import StateGraph
 
-    where = str(path) if path else "the given object"
+    where = path.name if path else "the given object"
     if obj is None and module is not None:
         found = [n for n, v in vars(module).items() if _is_graph(v) and not n.startswith("_")]
         hint = (
@@ -162,9 +162,7 @@ def compile_builder(
     try:
         return builder.compile(checkpointer=checkpointer, **(compile_kwargs or {}))
     except Exception as exc:
-        location = user_location(exc.__traceback__) or (
-            Location(str(path), 0) if path else None
-        )
+        location = user_location(exc.__traceback__) or (Location(str(path), 0) if path else None)
         raise WorkflowLoadError(
             f"the graph does not compile: {exc}",
             hint="check the graph's nodes and edges (every node reachable from START, "

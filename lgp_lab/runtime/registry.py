@@ -48,7 +48,8 @@ def read_registry(workflows_dir: Path) -> dict[str, WorkflowEntry]:
     if not isinstance(items, dict):
         raise ConfigError(
             f"{file}: 'workflows' must be a mapping of name -> path",
-            hint="write e.g.\n    workflows:\n      basic_workflow:\n        path: basic_workflow.py",
+            hint="write e.g.\n    workflows:\n      basic_workflow:\n"
+            "        path: basic_workflow.py",
         )
     entries: dict[str, WorkflowEntry] = {}
     for name, spec in items.items():
@@ -130,12 +131,15 @@ def _suggest(target: str, directory: Path, registry: dict[str, WorkflowEntry]) -
     names = list(registry)
     if directory.is_dir():
         names += [p.name for p in directory.glob("*.py") if not p.name.startswith("_")]
-    close = difflib.get_close_matches(Path(target).name, names, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(Path(target).name, names, n=3, cutoff=0.6)
     if close:
         return "did you mean " + " or ".join(repr(c) for c in close) + "?"
     if registry:
         return f"pass a .py path or one of the registered names: {', '.join(sorted(registry))}"
-    return "pass the path to a .py file that defines `workflow`, or register it in workflows/config.yaml"
+    return (
+        "pass the path to a .py file that defines `workflow`, "
+        "or register it in workflows/config.yaml"
+    )
 
 
 def _short(path: Path) -> str:

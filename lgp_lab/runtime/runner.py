@@ -61,6 +61,8 @@ async def execute(
         },
         "run_name": workflow.name,
     }
+    if isinstance(payload, dict):
+        check_input_keys(graph, payload, workflow.name)
     capture = RunCapture(thread_id)
     token = current_run.set(capture)
     started = time.perf_counter()
@@ -88,6 +90,22 @@ async def execute(
     )
 
 
+def check_input_keys(graph: Any, payload: dict[str, Any], workflow: str) -> None:
+    """Refuse input keys the state schema does not have (LangGraph drops them silently)."""
+    builder = getattr(graph, "builder", None)
+    schemas = getattr(builder, "schemas", None)
+    keys = schemas.get(builder.input_schema) if schemas else None
+    if not keys:
+        return
+    unknown = [k for k in payload if k not in keys]
+    if unknown:
+        raise WorkflowRunError(
+            f"workflow {workflow!r} rejected the input: unknown key(s) "
+            f"{', '.join(repr(k) for k in unknown)}",
+            hint=f"use the state's input keys: {', '.join(keys)}",
+        )
+
+
 def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunError:
     """A :class:`WorkflowRunError` naming the node, the user's frame and the fix."""
     node = None
@@ -98,16 +116,18 @@ def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunE
     kind = type(exc).__name__
     if node is not None:
         message = f"node {node!r} of workflow {workflow!r} failed: {format_exception_only(exc)}"
-        hint = (
-            f"fix the node and run again; thread {thread_id!r} keeps its earlier checkpoints"
-        )
+        hint = f"fix the node and run again; thread {thread_id!r} keeps its earlier checkpoints"
     elif kind == "GraphRecursionError":
         message = f"workflow {workflow!r} hit the recursion limit: {exc}"
         hint = "check the graph's loop has an exit condition"
     elif kind in ("InvalidUpdateError", "EmptyInputError"):
         message = f"workflow {workflow!r} rejected the input: {exc}"
-        hint = "pass input keys that exist in the workflow's state schema, e.g. '{\"input\": \"hi\"}'"
+        hint = (
+            'pass input keys that exist in the workflow\'s state schema, e.g. \'{"input": "hi"}\''
+        )
     else:
         message = f"workflow {workflow!r} failed: {format_exception_only(exc)}"
-        hint = f"thread {thread_id!r} keeps its earlier checkpoints; rerun with --verbose for details"
+        hint = (
+            f"thread {thread_id!r} keeps its earlier checkpoints; rerun with --verbose for details"
+        )
     return WorkflowRunError(message, node=node, original=exc, hint=hint, location=location)

@@ -1,0 +1,67 @@
+"""Shared fixtures: a real project in a temp dir, a real Lab, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def write(path: Path, text: str) -> Path:
+    """Write dedented ``text`` to ``path`` (creating folders)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh project: the repo's workflows/ and config/ copied into a temp dir (the cwd)."""
+    root = tmp_path / "proj"
+    shutil.copytree(REPO / "workflows", root / "workflows")
+    shutil.copytree(REPO / "config", root / "config")
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("LGP_ENV", raising=False)
+    monkeypatch.delenv("LGP_CHECKPOINT_PATH", raising=False)
+    return root
+
+
+@pytest.fixture
+def lab(project: Path) -> Iterator[object]:
+    """A real Lab on the temp project's SQLite file."""
+    from lgp_lab import Lab
+
+    with Lab(root=project) as lab:
+        yield lab
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for CLI subprocesses (no inherited LGP_* settings)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LGP_")}
+    env.update(extra)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_cli(
+    *args: str, cwd: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``lgp-lab ARGS`` as a real subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "lgp_lab", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or cli_env(),
+        stdin=subprocess.DEVNULL,
+    )

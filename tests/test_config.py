@@ -1,0 +1,83 @@
+"""Config: discovery, env expansion, validation messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write
+
+from lgp_lab.config import expand_env, find_project_root, load_config
+from lgp_lab.errors import ConfigError
+
+
+def test_project_root_is_found_upward(project: Path) -> None:
+    nested = project / "notebooks" / "deep"
+    nested.mkdir(parents=True)
+    assert find_project_root(nested) == project
+    config = load_config(start=nested)
+    assert config.root == project
+    assert config.checkpoint_path == project / ".lgp" / "checkpoints.sqlite"
+    assert config.source == project / "config" / "experiment.yaml"
+
+
+def test_outside_a_project_defaults_apply(tmp_path: Path) -> None:
+    config = load_config(start=tmp_path)
+    assert config.source is None
+    assert config.environment == "experiment"
+    assert config.checkpoint_path == tmp_path.resolve() / ".lgp" / "checkpoints.sqlite"
+    assert config.checkpoint.synchronous == "normal"
+
+
+def test_env_vars_expand_with_defaults(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LGP_CHECKPOINT_PATH", "/tmp/elsewhere.sqlite")
+    assert load_config(start=project).checkpoint_path == Path("/tmp/elsewhere.sqlite")
+    missing: set[str] = set()
+    assert expand_env({"a": ["${NOPE_X:-dflt}", "x${NOPE_Y}y"]}, missing) == {"a": ["dflt", "xy"]}
+    assert missing == {"NOPE_Y"}
+
+
+def test_each_environment_loads(project: Path) -> None:
+    assert load_config("hosted", project).environment == "hosted"
+    prod = load_config("production", project)
+    assert prod.checkpoint.synchronous == "full"
+
+
+def test_env_from_environment_variable(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LGP_ENV", "production")
+    assert load_config(start=project).environment == "production"
+
+
+def test_unknown_key_names_file_key_and_fix(project: Path) -> None:
+    write(project / "config" / "experiment.yaml", "checkpont:\n  path: x.sqlite\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(start=project)
+    text = str(err.value)
+    assert "experiment.yaml" in text
+    assert "unknown key 'checkpont'" in text
+    assert "did you mean 'checkpoint'" in text
+
+
+def test_nested_unknown_key_and_bad_type(project: Path) -> None:
+    write(
+        project / "config" / "experiment.yaml",
+        "checkpoint:\n  busy_timeout_ms: soon\n  synchronus: full\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(start=project)
+    text = str(err.value)
+    assert "'checkpoint.busy_timeout_ms'" in text and "'soon'" in text
+    assert "checkpoint.synchronus" in text and "did you mean 'synchronous'" in text
+
+
+def test_unknown_environment_lists_known_ones(project: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config("staging", project)
+    assert "staging" in str(err.value)
+    assert "experiment, hosted, production" in str(err.value)
+
+
+def test_invalid_yaml_names_the_line(project: Path) -> None:
+    write(project / "config" / "experiment.yaml", "checkpoint:\n  path: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"experiment\.yaml:\d+: not valid YAML"):
+        load_config(start=project)
