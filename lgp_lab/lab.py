@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lgp_lab.config import LabConfig, load_config
-from lgp_lab.errors import LabClosedError
+from lgp_lab.errors import LabClosedError, WorkflowLoadError
 from lgp_lab.runtime.engine import EngineLoop
+from lgp_lab.runtime.reloader import ReloadCallback, WatchHandle
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.sessions import Sessions
 from lgp_lab.runtime.workflow import Workflow
@@ -61,6 +62,7 @@ class Lab:
         self._targets: dict[str, Workflow] = {}
         self._origins: dict[str, Any] = {}
         self._listeners: list[RunListener] = []
+        self._watches: dict[str, WatchHandle] = {}
         self._closers: list[Callable[[], None]] = []
         self._closed = False
         self.sessions = Sessions(self._astore, self.acheckpointer, self._call)
@@ -180,6 +182,91 @@ class Lab:
         """Sync twin of :meth:`areload`."""
         return self._call(self.areload(workflow))
 
+    # ------------------------------------------------------------------ hot reload
+
+    async def awatch(
+        self,
+        target: Any,
+        *,
+        on_reload: ReloadCallback | None = None,
+        step_ms: int | None = None,
+        debounce_ms: int | None = None,
+    ) -> WatchHandle:
+        """Hot-reload a file workflow on every save; see :meth:`watch`."""
+        from lgp_lab.runtime import reloader
+
+        workflow = await self.aload(target)
+        if workflow.source is None:
+            raise WorkflowLoadError(
+                f"workflow {workflow.name!r} was defined in a notebook; there is no file to watch",
+                hint="move it into a .py file and watch that file",
+            )
+        handle = self._watches.get(workflow.name)
+        if handle is None or handle.stopped or handle.workflow is not workflow:
+            if handle is not None:
+                handle.stop()
+            handle = WatchHandle(workflow, asyncio.get_running_loop())
+            handle._on_stop.append(lambda h=handle: self._forget_watch(h))
+            handle._start(
+                reloader.watch_loop(
+                    handle,
+                    self.areload,
+                    step_ms=step_ms or reloader.DEFAULT_STEP_MS,
+                    debounce_ms=debounce_ms or reloader.DEFAULT_DEBOUNCE_MS,
+                )
+            )
+            self._watches[workflow.name] = handle
+        if on_reload is not None:
+            handle.subscribe(on_reload)
+        return handle
+
+    def watch(
+        self,
+        target: Any,
+        *,
+        on_reload: ReloadCallback | None = None,
+        step_ms: int | None = None,
+        debounce_ms: int | None = None,
+    ) -> WatchHandle:
+        """Hot-reload a file workflow (and its local modules) on every save.
+
+        Each good save is imported and compiled completely, then swapped in one
+        assignment (the version increments); a broken save leaves the previous version
+        live and is reported to ``on_reload`` with file and line. Threads keep their
+        checkpoints across versions. Watching a workflow already watched returns the
+        same handle (with ``on_reload`` added).
+
+        Returns:
+            A handle whose ``stop()`` ends the watch; the watcher is armed on return.
+        """
+        handle = self._call(
+            self.awatch(target, on_reload=on_reload, step_ms=step_ms, debounce_ms=debounce_ms)
+        )
+        handle.wait_ready()
+        return handle
+
+    @property
+    def watches(self) -> dict[str, WatchHandle]:
+        """Running watches by workflow name."""
+        return {name: h for name, h in self._watches.items() if not h.stopped}
+
+    def unwatch(self, target: Any) -> bool:
+        """Stop watching a workflow (a name, path or Workflow); False if it was not watched."""
+        name = target.name if isinstance(target, Workflow) else str(target)
+        handle = self._watches.get(name)
+        if handle is None:
+            for candidate in self._watches.values():
+                if candidate.workflow.source and Path(name).resolve() == candidate.workflow.source:
+                    handle = candidate
+        if handle is None:
+            return False
+        handle.stop()
+        return True
+
+    def _forget_watch(self, handle: WatchHandle) -> None:
+        if self._watches.get(handle.workflow.name) is handle:
+            del self._watches[handle.workflow.name]
+
     # ------------------------------------------------------------------ runs
 
     async def arun(
@@ -252,6 +339,8 @@ class Lab:
         if self._closed:
             return
         self._closed = True
+        for handle in list(self._watches.values()):
+            handle.stop()
         for closer in reversed(self._closers):
             with contextlib.suppress(Exception):
                 closer()

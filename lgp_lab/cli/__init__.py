@@ -21,4 +21,12 @@ cli.add_command(run_command)
 
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    # SIGTERM ends a command like Ctrl-C does: watchers stop, the database closes.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     cli(prog_name="lgp-lab")
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
