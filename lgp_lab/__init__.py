@@ -16,12 +16,16 @@ __all__ = [
     "RunResult",
     "Workflow",
     "__version__",
+    "get_lab",
     "load_config",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]
 
 if TYPE_CHECKING:
     from lgp_lab.config import load_config
     from lgp_lab.errors import LgpError
+    from lgp_lab.kernel import get_lab
     from lgp_lab.lab import Lab
     from lgp_lab.runtime.result import RunResult
     from lgp_lab.runtime.workflow import Workflow
@@ -32,7 +36,22 @@ _LAZY = {
     "RunResult": "lgp_lab.runtime.result",
     "Workflow": "lgp_lab.runtime.workflow",
     "load_config": "lgp_lab.config",
+    "get_lab": "lgp_lab.kernel",
 }
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext lgp_lab``: register the magics (the Lab is created on first use)."""
+    from lgp_lab.magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext lgp_lab``: remove the handlers and close the kernel's Lab."""
+    from lgp_lab.magics import unload
+
+    unload(ipython)
 
 
 def __getattr__(name: str) -> Any:

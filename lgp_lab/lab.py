@@ -145,8 +145,7 @@ class Lab:
             key = str(target)
             cached = self._targets.get(key)
             if cached is not None and self._workflows.get(cached.name) is cached:
-                if cached.is_stale() and not cached.watched:
-                    await self.areload(cached)
+                await self._refresh_if_stale(cached)
                 return cached
             return await self._load_file(key)
         return await self._load_object(target, name)
@@ -385,6 +384,16 @@ class Lab:
             self._check_open()
         return self.engine.call(coro)  # type: ignore[arg-type]
 
+    async def _refresh_if_stale(self, workflow: Workflow) -> None:
+        """A file changed on disk: reload it, or let its watcher finish first (bounded)."""
+        if not workflow.is_stale():
+            return
+        handle = self._watches.get(workflow.name)
+        if workflow.watched and handle is not None:
+            await handle.settle()
+        else:
+            await self.areload(workflow)
+
     def _loading(self) -> asyncio.Lock:
         if self._load_lock is None:
             self._load_lock = asyncio.Lock()
@@ -398,8 +407,7 @@ class Lab:
         existing = self._workflows.get(entry.name)
         if existing is not None and existing.source == entry.path:
             self._targets[target] = existing
-            if existing.is_stale() and not existing.watched:
-                await self.areload(existing)
+            await self._refresh_if_stale(existing)
             return existing
         saver = await self.acheckpointer()
         async with self._loading():

@@ -10,5 +10,5 @@ echo "== ruff"
 python -m ruff check .
 python -m ruff format --check .
 
-echo "== pytest"
-python -m pytest "$@"
+echo "== pytest (tests/ and the notebooks under nbval)"
+python -m pytest tests notebooks --nbval-lax --nbval-current-env "$@"

@@ -32,6 +32,18 @@ def test_every_cli_command_and_option_is_documented() -> None:
                     assert opt in README, f"README does not mention {name} {opt}"
 
 
+def test_every_magic_and_option_is_documented() -> None:
+    from lgp_lab.magics import LgpMagics
+
+    for name in LgpMagics.magics["line"]:
+        assert f"### `%{name}`" in README, f"README lacks a section for %{name}"
+        parser = getattr(LgpMagics, name).parser
+        for action in parser._actions:
+            for opt in action.option_strings:
+                if opt.startswith("--"):
+                    assert opt in README, f"README does not mention %{name} {opt}"
+
+
 def test_every_config_key_is_documented() -> None:
     from lgp_lab.config import LabConfig
 

@@ -17,11 +17,9 @@ __all__ = ["parse_input", "run_command"]
 
 def parse_input(text: str | None) -> Any:
     """Parse ``--input``: JSON object, ``@file.json``, or plain text → ``{"input": text}``."""
-    if text is None:
-        from lgp_lab.runtime.runner import DEFAULT_INPUT
+    from lgp_lab.runtime.runner import parse_input_text
 
-        return dict(DEFAULT_INPUT)
-    if text.startswith("@"):
+    if text is not None and text.startswith("@"):
         path = Path(text[1:])
         try:
             text = path.read_text(encoding="utf-8")
@@ -29,23 +27,10 @@ def parse_input(text: str | None) -> Any:
             raise click.BadParameter(
                 f"cannot read {path}: {exc.strerror}", param_hint="--input"
             ) from None
-    stripped = text.strip()
-    if stripped.startswith(("{", "[")):
-        try:
-            value = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise click.BadParameter(
-                f"looks like JSON but is not valid ({exc.msg} at column {exc.colno}); "
-                """write it as '{"input": "hello"}' or pass plain text""",
-                param_hint="--input",
-            ) from None
-        if not isinstance(value, dict):
-            raise click.BadParameter(
-                'a JSON input must be an object of state keys, e.g. \'{"input": "hi"}\'',
-                param_hint="--input",
-            )
-        return value
-    return {"input": text}
+    try:
+        return parse_input_text(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--input") from None
 
 
 @click.command("run")

@@ -65,6 +65,7 @@ class WatchHandle:
     def __init__(self, workflow: Workflow, loop: asyncio.AbstractEventLoop) -> None:
         self.workflow = workflow
         self.events: list[ReloadEvent] = []
+        self.attempts = 0
         self._callbacks: list[ReloadCallback] = []
         self._loop = loop
         self._stop = asyncio.Event()
@@ -126,7 +127,20 @@ class WatchHandle:
             with contextlib.suppress(Exception):
                 callback()
 
+    async def settle(self, timeout: float = 1.0) -> None:
+        """Wait (bounded) until a save seen on disk has been reloaded or reported."""
+        start = self.attempts
+        deadline = time.monotonic() + timeout
+        while (
+            self.workflow.is_stale()
+            and self.attempts == start
+            and not self.stopped
+            and time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.01)
+
     async def _emit(self, event: ReloadEvent) -> None:
+        self.attempts += 1
         self.events.append(event)
         del self.events[:-100]  # keep the recent history only
         for callback in list(self._callbacks):

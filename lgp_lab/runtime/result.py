@@ -38,9 +38,33 @@ class RunResult:
     environment: str = "experiment"
     new_thread: bool = False
 
+    def __repr__(self) -> str:
+        keys = ", ".join(self.state)
+        return (
+            f"RunResult({self.workflow} v{self.version}, {self.status}, "
+            f"thread={self.thread_id!r}, {self.duration_s * 1000:.1f} ms, state keys: {keys})"
+        )
+
     def __getitem__(self, key: str) -> Any:
         """``result["output"]`` reads the final state."""
         return self.state[key]
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from lgp_lab.display import result_bundle
+
+        return result_bundle(self)
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        shown_in = self.__dict__.get("_lgp_shown_in")
+        if shell is not None and shown_in == shell.execution_count:
+            # %lgp_run already displayed it in this cell; skip the Out[] echo once.
+            object.__setattr__(self, "_lgp_shown_in", None)
+            return
+        display(self._repr_mimebundle_(), raw=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-compatible data."""

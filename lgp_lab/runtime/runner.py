@@ -11,7 +11,7 @@ from lgp_lab.errors import WorkflowRunError, format_exception_only, user_locatio
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.workflow import Workflow
 
-__all__ = ["DEFAULT_INPUT", "execute", "new_thread_id", "normalize_input"]
+__all__ = ["DEFAULT_INPUT", "execute", "new_thread_id", "normalize_input", "parse_input_text"]
 
 DEFAULT_INPUT: dict[str, Any] = {"input": "test"}
 _TASK_NOTE = re.compile(r"During task with name '([^']+)'")
@@ -20,6 +20,35 @@ _TASK_NOTE = re.compile(r"During task with name '([^']+)'")
 def new_thread_id() -> str:
     """A fresh, short, unique thread id."""
     return uuid.uuid4().hex[:12]
+
+
+def parse_input_text(text: str | None) -> dict[str, Any]:
+    """Parse a command-line input: a JSON object, or plain text that becomes ``{"input": text}``.
+
+    ``None`` gives the default input ``{"input": "test"}``.
+
+    Raises:
+        ValueError: Text that looks like JSON but is not a valid JSON object.
+    """
+    import json
+
+    if text is None:
+        return dict(DEFAULT_INPUT)
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"looks like JSON but is not valid ({exc.msg} at column {exc.colno}); "
+                """write it as '{"input": "hello"}' or pass plain text"""
+            ) from None
+        if not isinstance(value, dict):
+            raise ValueError(
+                'a JSON input must be an object of state keys, e.g. \'{"input": "hi"}\''
+            )
+        return value
+    return {"input": text}
 
 
 def normalize_input(value: Any) -> Any:

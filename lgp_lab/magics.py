@@ -1,0 +1,282 @@
+"""IPython magics: ``%lgp_run`` and ``%lgp_watch``.
+
+Magics parse their arguments and delegate to the kernel's :class:`~lgp_lab.lab.Lab`
+(:func:`lgp_lab.get_lab`); they only add notebook display. ``%load_ext lgp_lab`` creates
+nothing heavy: the Lab, its engine loop and the database open on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import sys
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+__all__ = ["LgpMagics", "load", "unload"]
+
+
+@magics_class
+class LgpMagics(Magics):
+    """The ``%lgp_*`` magics."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        # workflow name -> (display handle, parent header of the cell that started it)
+        self._watch_displays: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._dirty: set[str] = set()
+
+    # ------------------------------------------------------------------ %lgp_run
+
+    @magic_arguments()
+    @argument(
+        "target",
+        nargs="?",
+        help="a workflow .py file, a name registered in workflows/config.yaml, or a "
+        "variable holding a StateGraph or compiled graph",
+    )
+    @argument(
+        "-i",
+        "--input",
+        help='state input: a JSON object or plain text (becomes {"input": TEXT}); '
+        'default {"input": "test"}',
+    )
+    @argument("-t", "--thread", help="thread id to continue; a new one is generated if omitted")
+    @argument("--resume", help="resume a thread waiting on interrupt() with this value (JSON)")
+    @argument("-e", "--env", help="config environment (config/NAME.yaml)")
+    @argument("-q", "--quiet", action="store_true", help="no display; only return the result")
+    @line_magic
+    def lgp_run(self, line: str) -> Any:
+        """Run a LangGraph workflow on a persistent thread and return its RunResult.
+
+        Examples::
+
+            r = %lgp_run workflows/basic_workflow.py --input '{"input": "hi"}' --thread t1
+            r = %lgp_run basic_workflow --input "again" --thread t1
+            r = %lgp_run graph --thread t2      # a StateGraph defined in this notebook
+        """
+        args = self._parse(self.lgp_run, line)
+        if args is None:
+            return None
+        if not args.target:
+            raise UsageError("%lgp_run needs a TARGET: a .py file, a registered name or a graph")
+        from lgp_lab.kernel import get_lab
+        from lgp_lab.runtime.runner import parse_input_text
+
+        lab = get_lab(args.env)
+        target, name = self._resolve_target(args.target)
+        kwargs: dict[str, Any] = {"thread_id": args.thread, "name": name}
+        if args.resume is not None:
+            if not args.thread:
+                raise UsageError("--resume needs --thread ID of the interrupted thread")
+            kwargs["resume"] = _json_or_text(args.resume)
+            payload = None
+        else:
+            try:
+                payload = parse_input_text(args.input)
+            except ValueError as exc:
+                raise UsageError(f"--input: {exc}") from None
+        try:
+            result = lab.run(target, payload, **kwargs)
+        except KeyboardInterrupt:
+            print("[lgp] Cancelled; the thread keeps its earlier checkpoints", file=sys.stderr)
+            raise
+        if not args.quiet:
+            from IPython.display import display
+
+            from lgp_lab.display import result_bundle
+
+            display(result_bundle(result), raw=True)
+            # The same cell's Out[] would show it again; RunResult skips that once.
+            object.__setattr__(result, "_lgp_shown_in", self.shell.execution_count)
+        return result
+
+    # ------------------------------------------------------------------ %lgp_watch
+
+    @magic_arguments()
+    @argument("target", nargs="?", help="the workflow file or registered name to hot-reload")
+    @argument("--list", action="store_true", help="list running watches")
+    @argument("--stop", action="store_true", help="stop watching TARGET (every watch if none)")
+    @argument("-e", "--env", help="config environment (config/NAME.yaml)")
+    @line_magic
+    def lgp_watch(self, line: str) -> Any:
+        """Hot-reload a workflow on every save; later %lgp_run calls use the newest version.
+
+        Reload events and broken-save errors update this cell's output in place.
+
+        Examples::
+
+            %lgp_watch workflows/basic_workflow.py
+            %lgp_watch --list
+            %lgp_watch --stop workflows/basic_workflow.py
+        """
+        args = self._parse(self.lgp_watch, line)
+        if args is None:
+            return None
+        from IPython.display import display
+
+        from lgp_lab.display import watch_bundle
+        from lgp_lab.kernel import get_lab, labs
+
+        if args.list:
+            watches = [h for lab in labs() for h in lab.watches.values()]
+            if not watches:
+                print("[lgp] No running watches")
+            for handle in watches:
+                display(watch_bundle(handle), raw=True)
+            return None
+        if args.stop:
+            stopped = []
+            for lab in labs():
+                targets = [args.target] if args.target else list(lab.watches)
+                for target in targets:
+                    handle = lab.watches.get(_watch_key(lab, target))
+                    if handle is not None:
+                        handle.stop()
+                        self._refresh(handle, stopped=True)
+                        stopped.append(handle.workflow.name)
+            if args.target and not stopped:
+                raise UsageError(f"{args.target!r} is not being watched; see %lgp_watch --list")
+            print(f"[lgp] Stopped watching: {', '.join(stopped) or '(nothing)'}")
+            return None
+        if not args.target:
+            raise UsageError("%lgp_watch needs a TARGET (or --list / --stop)")
+
+        lab = get_lab(args.env)
+        handle = lab.watch(args.target)
+        name = handle.workflow.name
+        if name not in self._watch_displays:
+            display_handle = display(watch_bundle(handle), raw=True, display_id=True)
+            parent = dict(getattr(self.shell.display_pub, "parent_header", {}) or {})
+            self._watch_displays[name] = (display_handle, parent)
+            handle.subscribe(lambda _event, h=handle: self._on_reload(h))
+        else:
+            self._refresh(handle)
+            print(f"[lgp] Already watching {name} (live v{handle.workflow.version})")
+        return None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _parse(self, magic: Any, line: str) -> Any:
+        parser = magic.parser
+        try:
+            argv = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"cannot parse arguments ({exc}); check the quotes") from None
+        if "-h" in argv or "--help" in argv:
+            print(parser.format_help())
+            return None
+        return parser.parse_args(argv)
+
+    def _resolve_target(self, text: str) -> tuple[Any, str | None]:
+        """A variable in the user namespace holding a graph, else the text itself."""
+        ns = self.shell.user_ns
+        if text.isidentifier() and text in ns and _is_graph(ns[text]):
+            return ns[text], text
+        return text, None
+
+    def _on_reload(self, handle: Any) -> None:
+        """Runs on the engine loop after each reload attempt: update the watch cell."""
+        self._dirty.add(handle.workflow.name)
+        self._refresh(handle, use_origin_parent=True)
+
+    def _refresh(self, handle: Any, *, stopped: bool = False, use_origin_parent: bool = False):
+        from lgp_lab.display import watch_bundle
+
+        entry = self._watch_displays.get(handle.workflow.name)
+        if entry is None:
+            return
+        display_handle, parent = entry
+        pub = self.shell.display_pub
+        token = None
+        if use_origin_parent and parent and hasattr(pub, "set_thread_parent"):
+            # From the engine thread, send the update as the watch cell's own output.
+            token = pub.set_thread_parent(parent)
+        try:
+            display_handle.update(watch_bundle(handle, stopped=stopped), raw=True)
+        finally:
+            if token is not None:
+                pub.reset_thread_parent(token)
+        if stopped:
+            self._watch_displays.pop(handle.workflow.name, None)
+
+    def _flush(self, *_args: Any) -> None:
+        """Re-send changed watch displays under the running cell (clients that only read
+        the executing cell's messages, like nbclient, see the update then)."""
+        if not self._dirty:
+            return
+        from lgp_lab.kernel import labs
+
+        dirty, self._dirty = self._dirty, set()
+        for lab in labs():
+            for name, handle in lab.watches.items():
+                if name in dirty:
+                    self._refresh(handle)
+
+
+def load(ipython: Any) -> None:
+    """Register the magics and the clean error display on ``ipython``."""
+    magics = LgpMagics(ipython)
+    ipython.register_magics(magics)
+    ipython.events.register("pre_run_cell", magics._flush)
+    ipython.events.register("post_run_cell", magics._flush)
+    from lgp_lab.errors import LgpError
+
+    ipython.set_custom_exc((LgpError,), _show_lgp_error)
+    ipython._lgp_magics = magics
+
+
+def unload(ipython: Any) -> None:
+    """Undo :func:`load` and close the kernel's Labs."""
+    magics = getattr(ipython, "_lgp_magics", None)
+    if magics is not None:
+        for event in ("pre_run_cell", "post_run_cell"):
+            with contextlib.suppress(ValueError):
+                ipython.events.unregister(event, magics._flush)
+        for name in ("lgp_run", "lgp_watch"):
+            ipython.magics_manager.magics["line"].pop(name, None)
+        del ipython._lgp_magics
+    ipython.set_custom_exc((), None)
+    from lgp_lab.kernel import close_labs
+
+    close_labs()
+
+
+def _show_lgp_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset=None):
+    """Show an lgp_lab error as its message (file, line, fix), not a wall of engine frames."""
+    first, *rest = str(value).splitlines()
+    stb = [f"\x1b[1;31m{etype.__name__}: {first}\x1b[0m", *rest]
+    # IPython 9 ignores the handler's return value: show it (in a kernel, as the
+    # cell's error output, so "run all" still stops here).
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def _is_graph(value: Any) -> bool:
+    from langgraph.graph import StateGraph
+
+    return isinstance(value, StateGraph) or isinstance(getattr(value, "builder", None), StateGraph)
+
+
+def _watch_key(lab: Any, target: str) -> str:
+    """The watch name for a target given as a name or a path."""
+    from pathlib import Path
+
+    for name, handle in lab.watches.items():
+        if target == name or (
+            handle.workflow.source and Path(target).resolve() == handle.workflow.source
+        ):
+            return name
+    return target
+
+
+def _json_or_text(text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
