@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_ENV",
     "CheckpointConfig",
     "LabConfig",
+    "ServerConfig",
     "available_environments",
     "expand_env",
     "find_project_root",
@@ -52,11 +53,33 @@ class CheckpointConfig(_Section):
     busy_timeout_ms: int = Field(default=5000, ge=0)
 
 
+class ServerConfig(_Section):
+    """The hosted API (``lgp-lab serve``, ``%lgp_serve``).
+
+    ``api_key`` and ``api_keys`` are merged; empty values (an unset ``${VAR}``) are
+    ignored. ``require_api_key`` defaults to true in the ``hosted`` and ``production``
+    environments, which then refuse to start without a key.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    api_key: str | None = None
+    api_keys: list[str] = Field(default_factory=list)
+    require_api_key: bool | None = None
+    rate_limit_per_minute: int = Field(default=100, ge=0)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+
+    def keys(self) -> list[str]:
+        """Every configured, non-empty API key."""
+        return [k for k in [self.api_key, *self.api_keys] if k]
+
+
 class LabConfig(_Section):
     """One environment's configuration (``config/<env>.yaml``)."""
 
     environment: str = DEFAULT_ENV
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)
@@ -82,6 +105,12 @@ class LabConfig(_Section):
         """The SQLite file, absolute."""
         path = Path(self.checkpoint.path).expanduser()
         return path if path.is_absolute() else self.root / path
+
+    @property
+    def api_key_required(self) -> bool:
+        """Whether the API must refuse to start without a key."""
+        required = self.server.require_api_key
+        return self.environment in ("hosted", "production") if required is None else required
 
     @property
     def workflows_dir(self) -> Path:

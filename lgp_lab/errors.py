@@ -19,6 +19,7 @@ __all__ = [
     "LabClosedError",
     "LgpError",
     "Location",
+    "WorkflowInputError",
     "WorkflowLoadError",
     "WorkflowNotFoundError",
     "WorkflowRunError",
@@ -100,6 +101,10 @@ class WorkflowRunError(LgpError):
         super().__init__(message, hint=hint, location=location)
         self.node = node
         self.original = original
+
+
+class WorkflowInputError(WorkflowRunError):
+    """The input does not fit the workflow (unknown keys, empty input for a new thread)."""
 
 
 class LabClosedError(LgpError):

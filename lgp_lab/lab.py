@@ -12,7 +12,7 @@ import asyncio
 import atexit
 import contextlib
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -292,27 +292,63 @@ class Lab:
         Raises:
             WorkflowRunError: A node failed; the thread's earlier checkpoints stay.
         """
-        from lgp_lab.runtime.runner import execute, normalize_input
+        from lgp_lab.runtime.runner import execute
 
         workflow = await self.aload(target, name=name)
         await self.acheckpointer()
-        if resume is not _UNSET:
-            from langgraph.types import Command
-
-            payload: Any = Command(resume=resume)
-        else:
-            payload = normalize_input(input)
         result = await execute(
             workflow,
-            payload,
+            self._payload(input, resume),
             thread_id=thread_id,
             environment=self.environment,
             metadata=metadata,
         )
+        self._notify(result)
+        return result
+
+    @staticmethod
+    def _payload(input: Any, resume: Any) -> Any:
+        from lgp_lab.runtime.runner import normalize_input
+
+        if resume is not _UNSET:
+            from langgraph.types import Command
+
+            return Command(resume=resume)
+        return normalize_input(input)
+
+    def _notify(self, result: RunResult) -> None:
         for listener in list(self._listeners):
             with contextlib.suppress(Exception):  # a broken listener must not fail the run
                 listener(result)
-        return result
+
+    async def astream(
+        self,
+        target: Any,
+        input: Any = None,
+        *,
+        thread_id: str | None = None,
+        resume: Any = _UNSET,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """Run like :meth:`arun`, yielding ``("metadata" | "updates" | "end", data)`` events.
+
+        The ``end`` event carries the :class:`RunResult`. Runs on the engine loop.
+        """
+        from lgp_lab.runtime.runner import stream
+
+        workflow = await self.aload(target, name=name)
+        await self.acheckpointer()
+        payload = self._payload(input, resume)
+        result = None
+        async for event, data in stream(
+            workflow, payload, thread_id=thread_id, environment=self.environment, metadata=metadata
+        ):
+            if event == "end":
+                result = data
+            yield event, data
+        if result is not None:
+            self._notify(result)
 
     def run(
         self,

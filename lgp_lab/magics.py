@@ -158,6 +158,49 @@ class LgpMagics(Magics):
             print(f"[lgp] Already watching {name} (live v{handle.workflow.version})")
         return None
 
+    # ------------------------------------------------------------------ %lgp_serve
+
+    @magic_arguments()
+    @argument("workflows", nargs="*", help="workflow files or registered names (default: all)")
+    @argument("--host", help="bind address (default 127.0.0.1)")
+    @argument("-p", "--port", type=int, help="TCP port (default 8000; 0 picks a free one)")
+    @argument("-e", "--env", help="config environment (config/NAME.yaml)")
+    @argument("-w", "--watch", action="store_true", help="hot-reload the served workflows")
+    @argument("--stop", action="store_true", help="stop the server(s) started from this kernel")
+    @line_magic
+    def lgp_serve(self, line: str) -> Any:
+        """Serve workflows over HTTP from this kernel, sharing its Lab (same threads, same code).
+
+        Returns the server handle (``.url``, ``.stop()``); ``%lgp_serve --stop`` stops it.
+
+        Examples::
+
+            %lgp_serve workflows/basic_workflow.py --port 8000
+            %lgp_serve --stop
+        """
+        args = self._parse(self.lgp_serve, line)
+        if args is None:
+            return None
+        from lgp_lab.kernel import get_lab
+        from lgp_lab.server.background import running_servers, start_server
+
+        if args.stop:
+            servers = [s for s in running_servers() if args.port in (None, s.port)]
+            for server in servers:
+                server.stop()
+            print(f"[lgp] Stopped: {', '.join(s.url for s in servers) or '(no server running)'}")
+            return None
+        lab = get_lab(args.env)
+        handle = start_server(
+            lab, args.workflows or None, host=args.host, port=args.port, watch=args.watch
+        )
+        auth = "API key required" if lab.config.server.keys() else "open, no API key"
+        print(
+            f"[lgp] Serving {', '.join(handle.workflows)} at {handle.url} "
+            f"(docs: {handle.url}/docs; {auth}); stop with %lgp_serve --stop"
+        )
+        return handle
+
     # ------------------------------------------------------------------ helpers
 
     def _parse(self, magic: Any, line: str) -> Any:
@@ -236,7 +279,7 @@ def unload(ipython: Any) -> None:
         for event in ("pre_run_cell", "post_run_cell"):
             with contextlib.suppress(ValueError):
                 ipython.events.unregister(event, magics._flush)
-        for name in ("lgp_run", "lgp_watch"):
+        for name in ("lgp_run", "lgp_watch", "lgp_serve"):
             ipython.magics_manager.magics["line"].pop(name, None)
         del ipython._lgp_magics
     ipython.set_custom_exc((), None)

@@ -164,3 +164,40 @@ def test_kernel_interrupt_cancels_a_run_promptly(project: Path) -> None:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_lgp_serve_shares_the_kernel_lab(project: Path) -> None:
+    import socket
+
+    import httpx
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(project))
+    try:
+        reply, outputs = _execute(
+            kc, "%load_ext lgp_lab\nh = %lgp_serve basic_workflow --port 0\nprint('PORT', h.port)"
+        )
+        assert reply["status"] == "ok", reply
+        text = "".join(m["content"].get("text", "") for m in outputs)
+        assert "[lgp] Serving basic_workflow at http://127.0.0.1:" in text
+        port = int(text.split("PORT")[1].split()[0])
+        url = f"http://127.0.0.1:{port}"
+        r = httpx.post(
+            f"{url}/workflows/basic_workflow/invoke",
+            json={"input": "Remember my name is Nora", "thread_id": "shared"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        reply, outputs = _execute(
+            kc, 'r = %lgp_run basic_workflow -i "What is my name?" -t shared -q\nprint(r["output"])'
+        )
+        assert "Your name is Nora." in "".join(m["content"].get("text", "") for m in outputs)
+        _execute(kc, '%lgp_run basic_workflow -i "my city is Oslo" -t shared -q')
+        state = httpx.get(f"{url}/sessions/shared", timeout=30).json()["latest_state"]
+        assert state["facts"] == {"name": "Nora", "city": "Oslo"}  # notebook run seen over HTTP
+        reply, outputs = _execute(kc, "%lgp_serve --stop")
+        assert "Stopped: " + url in "".join(m["content"].get("text", "") for m in outputs)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))  # the port is free again
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -242,3 +242,19 @@ def test_a_timeout_error_raised_by_a_node_propagates(lab: Lab, project: Path) ->
     )
     with pytest.raises(WorkflowRunError, match="slow backend"):
         lab.run(str(path), "0")
+
+
+def test_input_of_the_wrong_type_is_refused_before_running(lab: Lab) -> None:
+    from lgp_lab.errors import WorkflowInputError
+
+    with pytest.raises(WorkflowInputError, match="facts: Input should be a valid dictionary"):
+        lab.run("basic_workflow", {"input": "x", "facts": 5}, thread_id="typed")
+    assert lab.sessions.thread("typed") is None  # nothing was written
+
+
+def test_resume_on_a_thread_not_waiting_is_refused(lab: Lab) -> None:
+    from lgp_lab.errors import WorkflowInputError
+
+    lab.run("basic_workflow", "hi", thread_id="done")
+    with pytest.raises(WorkflowInputError, match="not waiting on an interrupt"):
+        lab.run("basic_workflow", thread_id="done", resume="yes")

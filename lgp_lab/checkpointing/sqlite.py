@@ -77,14 +77,22 @@ async def open_sqlite_saver(
     return saver
 
 
-_THREAD_ROW = """
-SELECT thread_id, COUNT(*), MIN(checkpoint_id), MAX(checkpoint_id), metadata
-FROM checkpoints
-WHERE checkpoint_ns = '' {where}
-GROUP BY thread_id
-{having}
-ORDER BY MAX(checkpoint_id) DESC
-LIMIT ? OFFSET ?
+# Aggregates come from the primary-key index alone; `metadata` (stored after the large
+# checkpoint blob) is read for one row per thread, the latest, never for every row.
+_THREADS = """
+WITH t AS (
+    SELECT thread_id, COUNT(*) AS n, MIN(checkpoint_id) AS first_id, MAX(checkpoint_id) AS last_id
+    FROM checkpoints
+    WHERE checkpoint_ns = '' {where}
+    GROUP BY thread_id
+    {page_inner}
+)
+SELECT t.thread_id, t.n, t.first_id, t.last_id, c.metadata
+FROM t JOIN checkpoints AS c
+  ON c.thread_id = t.thread_id AND c.checkpoint_ns = '' AND c.checkpoint_id = t.last_id
+{filter}
+ORDER BY t.last_id DESC
+{page_outer}
 """
 
 
@@ -106,16 +114,28 @@ class SqliteSessionStore:
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Threads, newest activity first, with counts and latest metadata."""
-        where, having, params = "", "", []
+        where, params = "", []
         if thread_id is not None:
             where = "AND thread_id = ?"
             params.append(thread_id)
-        if workflow is not None:
-            # The bare `metadata` column comes from the MAX(checkpoint_id) row (SQLite rule).
-            having = "HAVING json_extract(CAST(metadata AS TEXT), '$.workflow') = ?"
-            params.append(workflow)
-        query = _THREAD_ROW.format(where=where, having=having)
-        rows = await self._fetch(query, (*params, limit, offset))
+        if workflow is None:
+            # Page inside the aggregate so only the page's latest rows are read.
+            query = _THREADS.format(
+                where=where,
+                page_inner="ORDER BY last_id DESC LIMIT ? OFFSET ?",
+                filter="",
+                page_outer="",
+            )
+            params += [limit, offset]
+        else:
+            query = _THREADS.format(
+                where=where,
+                page_inner="",
+                filter="WHERE json_extract(CAST(c.metadata AS TEXT), '$.workflow') = ?",
+                page_outer="LIMIT ? OFFSET ?",
+            )
+            params += [workflow, limit, offset]
+        rows = await self._fetch(query, tuple(params))
         return [
             {
                 "thread_id": r[0],
@@ -134,9 +154,11 @@ class SqliteSessionStore:
             rows = await self._fetch(query, ())
         else:
             query = (
-                "SELECT COUNT(*) FROM (SELECT MAX(checkpoint_id), metadata FROM checkpoints "
-                "WHERE checkpoint_ns = '' GROUP BY thread_id "
-                "HAVING json_extract(CAST(metadata AS TEXT), '$.workflow') = ?)"
+                "WITH t AS (SELECT thread_id, MAX(checkpoint_id) AS last_id FROM checkpoints "
+                "WHERE checkpoint_ns = '' GROUP BY thread_id) "
+                "SELECT COUNT(*) FROM t JOIN checkpoints AS c ON c.thread_id = t.thread_id "
+                "AND c.checkpoint_ns = '' AND c.checkpoint_id = t.last_id "
+                "WHERE json_extract(CAST(c.metadata AS TEXT), '$.workflow') = ?"
             )
             rows = await self._fetch(query, (workflow,))
         return int(rows[0][0])
@@ -170,7 +192,8 @@ class SqliteSessionStore:
         if before is not None:
             params.append(before)
         rows = await self._fetch(
-            query.format(before="AND checkpoint_id < ? " if before else ""), (*params, limit)
+            query.format(before="" if before is None else "AND checkpoint_id < ? "),
+            (*params, limit),
         )
         return [
             {"checkpoint_id": r[0], "parent_checkpoint_id": r[1], "metadata": _json(r[2])}

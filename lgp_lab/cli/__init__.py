@@ -6,6 +6,7 @@ import click
 
 from lgp_lab import __version__
 from lgp_lab.cli.run import run_command
+from lgp_lab.cli.serve import serve_command
 
 __all__ = ["cli", "main"]
 
@@ -17,6 +18,7 @@ def cli() -> None:
 
 
 cli.add_command(run_command)
+cli.add_command(serve_command)
 
 
 def main() -> None:

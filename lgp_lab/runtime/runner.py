@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 import time
 import uuid
+import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
-from lgp_lab.errors import WorkflowRunError, format_exception_only, user_location
+import typing_extensions
+
+from lgp_lab.errors import (
+    WorkflowInputError,
+    WorkflowRunError,
+    format_exception_only,
+    user_location,
+)
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.workflow import Workflow
 
-__all__ = ["DEFAULT_INPUT", "execute", "new_thread_id", "normalize_input", "parse_input_text"]
+__all__ = [
+    "DEFAULT_INPUT",
+    "execute",
+    "new_thread_id",
+    "normalize_input",
+    "parse_input_text",
+    "stream",
+]
 
 DEFAULT_INPUT: dict[str, Any] = {"input": "test"}
 _TASK_NOTE = re.compile(r"During task with name '([^']+)'")
@@ -58,6 +76,26 @@ def normalize_input(value: Any) -> Any:
     return value
 
 
+def run_config(
+    workflow: Workflow,
+    version: int,
+    thread_id: str,
+    environment: str,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The LangGraph config of one run: its thread and the checkpoint metadata we add."""
+    return {
+        "configurable": {"thread_id": thread_id},
+        "metadata": {
+            **(metadata or {}),
+            "workflow": workflow.name,
+            "workflow_version": version,
+            "environment": environment,
+        },
+        "run_name": workflow.name,
+    }
+
+
 async def execute(
     workflow: Workflow,
     payload: Any,
@@ -80,18 +118,8 @@ async def execute(
     graph, version = workflow.live
     new_thread = thread_id is None
     thread_id = thread_id or new_thread_id()
-    config = {
-        "configurable": {"thread_id": thread_id},
-        "metadata": {
-            **(metadata or {}),
-            "workflow": workflow.name,
-            "workflow_version": version,
-            "environment": environment,
-        },
-        "run_name": workflow.name,
-    }
-    if isinstance(payload, dict):
-        check_input_keys(graph, payload, workflow.name)
+    config = run_config(workflow, version, thread_id, environment, metadata)
+    await check_payload(graph, payload, config, workflow.name)
     capture = RunCapture(thread_id)
     token = current_run.set(capture)
     started = time.perf_counter()
@@ -102,14 +130,93 @@ async def execute(
     finally:
         current_run.reset(token)
     duration = time.perf_counter() - started
+    return _result(
+        workflow,
+        version,
+        thread_id,
+        capture.checkpoint_id,
+        values,
+        duration,
+        environment,
+        new_thread,
+    )
 
+
+async def stream(
+    workflow: Workflow,
+    payload: Any,
+    *,
+    thread_id: str | None,
+    environment: str,
+    metadata: dict[str, Any] | None = None,
+) -> AsyncIterator[tuple[str, Any]]:
+    """Run like :func:`execute`, yielding ``(event, data)`` as the run goes.
+
+    Events: ``metadata`` (thread, workflow, version) first, one ``updates`` per node
+    step (``{node: update}``), then ``end`` with the :class:`RunResult`. A failure
+    raises :class:`WorkflowRunError` after the events already yielded.
+    """
+    from lgp_lab.checkpointing.sqlite import RunCapture, current_run
+
+    graph, version = workflow.live
+    new_thread = thread_id is None
+    thread_id = thread_id or new_thread_id()
+    config = run_config(workflow, version, thread_id, environment, metadata)
+    await check_payload(graph, payload, config, workflow.name)
+    yield "metadata", {"thread_id": thread_id, "workflow": workflow.name, "version": version}
+    capture = RunCapture(thread_id)
+    token = current_run.set(capture)
+    started = time.perf_counter()
+    values: Any = None
+    try:
+        async for mode, chunk in graph.astream(payload, config, stream_mode=["updates", "values"]):
+            if mode == "values":
+                values = chunk
+            elif isinstance(chunk, dict) and "__interrupt__" not in chunk:
+                yield "updates", chunk
+    except Exception as exc:
+        raise run_error(exc, workflow.name, thread_id) from exc
+    finally:
+        current_run.reset(token)
+    duration = time.perf_counter() - started
+    if isinstance(values, dict) and "__interrupt__" not in values:
+        # An interrupted run's last "values" lacks the interrupts; read them from the graph.
+        snapshot = await graph.aget_state(config)
+        interrupts = [i for task in snapshot.tasks for i in task.interrupts]
+        if interrupts:
+            values = {**values, "__interrupt__": interrupts}
+    yield (
+        "end",
+        _result(
+            workflow,
+            version,
+            thread_id,
+            capture.checkpoint_id,
+            values or {},
+            duration,
+            environment,
+            new_thread,
+        ),
+    )
+
+
+def _result(
+    workflow: Workflow,
+    version: int,
+    thread_id: str,
+    checkpoint_id: str | None,
+    values: Any,
+    duration: float,
+    environment: str,
+    new_thread: bool,
+) -> RunResult:
     state = dict(values) if isinstance(values, dict) else {"output": values}
     interrupts = state.pop("__interrupt__", None) or []
     return RunResult(
         workflow=workflow.name,
         version=version,
         thread_id=thread_id,
-        checkpoint_id=capture.checkpoint_id,
+        checkpoint_id=checkpoint_id,
         state=state,
         duration_s=duration,
         status="interrupted" if interrupts else "complete",
@@ -117,6 +224,21 @@ async def execute(
         environment=environment,
         new_thread=new_thread,
     )
+
+
+async def check_payload(graph: Any, payload: Any, config: dict[str, Any], workflow: str) -> None:
+    """Refuse input the run would choke on, before anything is written."""
+    if isinstance(payload, dict):
+        check_input_keys(graph, payload, workflow)
+    elif type(payload).__name__ == "Command":
+        snapshot = await graph.aget_state(config)
+        if not any(task.interrupts for task in snapshot.tasks):
+            thread = config["configurable"]["thread_id"]
+            raise WorkflowInputError(
+                f"thread {thread!r} is not waiting on an interrupt; there is nothing to resume",
+                hint="send an input instead of a resume value, or resume a thread whose last "
+                "run returned status 'interrupted'",
+            )
 
 
 def check_input_keys(graph: Any, payload: dict[str, Any], workflow: str) -> None:
@@ -128,11 +250,62 @@ def check_input_keys(graph: Any, payload: dict[str, Any], workflow: str) -> None
         return
     unknown = [k for k in payload if k not in keys]
     if unknown:
-        raise WorkflowRunError(
+        raise WorkflowInputError(
             f"workflow {workflow!r} rejected the input: unknown key(s) "
             f"{', '.join(repr(k) for k in unknown)}",
             hint=f"use the state's input keys: {', '.join(keys)}",
         )
+    adapter = _input_adapter(builder)
+    if adapter is None:
+        return
+    from pydantic import ValidationError
+
+    try:
+        adapter.validate_python(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
+        )
+        raise WorkflowInputError(
+            f"workflow {workflow!r} rejected the input: {problems}",
+            hint="pass values of the types the state schema declares",
+        ) from None
+
+
+_ADAPTERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _input_adapter(builder: Any) -> Any:
+    """A pydantic validator of the input schema (None if pydantic cannot model it)."""
+    try:
+        return _ADAPTERS[builder]
+    except KeyError:
+        pass
+    adapter = None
+    schema = getattr(builder, "input_schema", None)
+    if schema is not None:
+        import typing
+
+        from pydantic import PydanticUserError, TypeAdapter, ValidationError
+
+        try:
+            # Resolve string annotations (`from __future__ import annotations`) against the
+            # workflow's own module, which may no longer be the one in sys.modules.
+            module = sys.modules.get(schema.__module__)
+            hints = typing.get_type_hints(
+                schema, globalns=vars(module) if module else None, include_extras=True
+            )
+            shape = typing_extensions.TypedDict(  # type: ignore[operator]
+                schema.__name__, hints, total=getattr(schema, "__total__", True)
+            )
+            adapter = TypeAdapter(shape)
+            # A missing required key is a ValidationError: fine, it validates.
+            with contextlib.suppress(ValidationError):
+                adapter.validate_python({})
+        except (PydanticUserError, TypeError, NameError, AttributeError):
+            adapter = None  # not a schema pydantic can model: skip the type check
+    _ADAPTERS[builder] = adapter
+    return adapter
 
 
 def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunError:
@@ -159,4 +332,7 @@ def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunE
         hint = (
             f"thread {thread_id!r} keeps its earlier checkpoints; rerun with --verbose for details"
         )
+    cls = WorkflowInputError if kind in ("InvalidUpdateError", "EmptyInputError") else None
+    if cls is not None and node is None:
+        return cls(message, original=exc, hint=hint, location=location)
     return WorkflowRunError(message, node=node, original=exc, hint=hint, location=location)

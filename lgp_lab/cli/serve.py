@@ -1,0 +1,110 @@
+"""``lgp-lab serve``: the same workflow files as an authenticated HTTP API."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from lgp_lab.cli._output import Output
+from lgp_lab.errors import LgpError
+
+__all__ = ["serve_command"]
+
+
+@click.command("serve")
+@click.argument("workflows", nargs=-1)
+@click.option(
+    "--host",
+    metavar="ADDR",
+    help="Bind address (default server.host: 127.0.0.1). Binding another address "
+    "exposes the API beyond this machine.",
+)
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="TCP port (default server.port: 8000; 0 picks a free one).",
+)
+@click.option(
+    "--env", "-e", "env", metavar="NAME", help="Config environment (default: $LGP_ENV or hosted)."
+)
+@click.option(
+    "--watch",
+    "-w",
+    is_flag=True,
+    help="Hot-reload the served workflows; requests always get a working version.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Log each request and show tracebacks.")
+def serve_command(
+    workflows: tuple[str, ...],
+    host: str | None,
+    port: int | None,
+    env: str | None,
+    watch: bool,
+    verbose: bool,
+) -> None:
+    """Serve WORKFLOWS (files or registered names; default: all registered) over HTTP."""
+    out = Output(verbose=verbose)
+    sys.exit(
+        _serve(
+            out,
+            list(workflows),
+            host,
+            port,
+            env or os.environ.get("LGP_ENV") or "hosted",
+            watch,
+            verbose,
+        )
+    )
+
+
+def _serve(
+    out: Output,
+    targets: list[str],
+    host: str | None,
+    port: int | None,
+    env: str,
+    watch: bool,
+    verbose: bool,
+) -> int:
+    from lgp_lab.lab import Lab
+    from lgp_lab.server.background import start_server
+
+    started = time.perf_counter()
+
+    try:
+        with Lab(env=env) as lab:
+            out.status("Starting API server...")
+            out.status(f"Environment: {lab.environment}")
+            handle = start_server(
+                lab, targets, host=host, port=port, watch=watch, access_log=verbose
+            )
+            served = ", ".join(f"{n} (v{lab.workflows[n].version})" for n in handle.workflows)
+            out.status(f"Workflows: {served}")
+            if lab.config.server.keys():
+                out.status("Auth: API key required (Authorization: Bearer <key>)")
+            else:
+                out.status("Auth: open (no API key configured)", style="yellow")
+            if watch:
+                out.status("Hot reload: ON")
+            out.status(f"Server: {handle.url}  (docs: /docs)")
+            out.status(f"✅ Ready ({time.perf_counter() - started:.2f}s)", style="green")
+            try:
+                while not handle.stopped:
+                    time.sleep(0.2)
+                out.status("Server exited", style="red")
+                return 1
+            except KeyboardInterrupt:
+                out.status("Shutting down (finishing in-flight requests)...")
+                handle.stop()
+                out.status("Stopped")
+                return 0
+    except KeyboardInterrupt:
+        return 0
+    except LgpError as exc:
+        out.error(exc)
+        return 1
