@@ -34,6 +34,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument(
+        "--local-traces",
+        action="store_true",
+        help="keep the local trace store on (bench/tracing.py measures it separately)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="lgp-bench-"))
@@ -42,7 +47,10 @@ def main() -> None:
     conn = sqlite3.connect(tmp / "bare.sqlite", check_same_thread=False)
     bare = builder.compile(checkpointer=SqliteSaver(conn))
 
-    config = LabConfig().with_root(tmp)
+    # The console tracer (one line per node) is a terminal nicety, off here.
+    config = LabConfig.model_validate(
+        {"observability": {"console": False, "local": args.local_traces}}
+    ).with_root(tmp)
     lab = Lab(config)
     workflow = lab.load(builder, name="bench")
 

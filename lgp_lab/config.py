@@ -22,7 +22,10 @@ from lgp_lab.errors import ConfigError
 __all__ = [
     "DEFAULT_ENV",
     "CheckpointConfig",
+    "CostConfig",
     "LabConfig",
+    "LangfuseConfig",
+    "ObservabilityConfig",
     "ServerConfig",
     "available_environments",
     "expand_env",
@@ -74,12 +77,42 @@ class ServerConfig(_Section):
         return [k for k in [self.api_key, *self.api_keys] if k]
 
 
+class LangfuseConfig(_Section):
+    """Langfuse export. ``enabled: null`` (the default) turns it on when both keys are set,
+    here or in ``LANGFUSE_PUBLIC_KEY`` / ``LANGFUSE_SECRET_KEY``; ``false`` keeps it off."""
+
+    enabled: bool | None = None
+    public_key: str | None = None
+    secret_key: str | None = None
+    host: str | None = None
+    flush_timeout_s: float = Field(default=2.0, gt=0, le=30)
+
+
+class ObservabilityConfig(_Section):
+    """Where run traces go; see the README's Observability section."""
+
+    console: bool | None = None
+    local: bool = True
+    max_length: int = Field(default=2000, ge=20)
+    repository: str | None = None
+    langfuse: LangfuseConfig = Field(default_factory=LangfuseConfig)
+
+
+class CostConfig(_Section):
+    """How a run's cost is reported in its trace."""
+
+    cost_model: Literal["none", "fixed_subscription", "per_token"] = "none"
+    monthly_cost: float = Field(default=0.0, ge=0)
+
+
 class LabConfig(_Section):
     """One environment's configuration (``config/<env>.yaml``)."""
 
     environment: str = DEFAULT_ENV
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    cost: CostConfig = Field(default_factory=CostConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)
@@ -111,6 +144,40 @@ class LabConfig(_Section):
         """Whether the API must refuse to start without a key."""
         required = self.server.require_api_key
         return self.environment in ("hosted", "production") if required is None else required
+
+    @property
+    def console_traces(self) -> bool:
+        """Whether nodes are printed as they finish (default: in experiment only)."""
+        value = self.observability.console
+        return self.environment == DEFAULT_ENV if value is None else value
+
+    def langfuse_settings(self) -> dict[str, str] | None:
+        """``{public_key, secret_key, host}`` when Langfuse export is on, else ``None``."""
+        lf = self.observability.langfuse
+        if lf.enabled is False:
+            return None
+        public = lf.public_key or os.environ.get("LANGFUSE_PUBLIC_KEY")
+        secret = lf.secret_key or os.environ.get("LANGFUSE_SECRET_KEY")
+        if not (public and secret):
+            if lf.enabled:
+                raise ConfigError(
+                    "observability.langfuse.enabled is true but the keys are missing",
+                    hint="set observability.langfuse.public_key/secret_key, or "
+                    "LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY",
+                )
+            return None
+        host = (
+            lf.host
+            or os.environ.get("LANGFUSE_BASE_URL")
+            or os.environ.get("LANGFUSE_HOST")
+            or "https://cloud.langfuse.com"
+        )
+        return {"public_key": public, "secret_key": secret, "host": host.rstrip("/")}
+
+    @property
+    def repository(self) -> str:
+        """The repository name traces carry (default: the project directory's name)."""
+        return self.observability.repository or self.root.name
 
     @property
     def workflows_dir(self) -> Path:

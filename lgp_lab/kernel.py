@@ -30,7 +30,8 @@ def get_lab(env: str | None = None, *, root: str | Path | None = None) -> Lab:
     with _LOCK:
         lab = _LABS.get(env)
         if lab is None or lab.closed:
-            lab = Lab(env=env, root=root)
+            # The notebook display shows each run; per-node console lines would be noise.
+            lab = Lab(env=env, root=root, console=False)
             _LABS[env] = lab
             _LABS.setdefault(lab.environment, lab)
         return lab

@@ -22,6 +22,7 @@ from lgp_lab.runtime.engine import EngineLoop
 from lgp_lab.runtime.reloader import ReloadCallback, WatchHandle
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.sessions import Sessions
+from lgp_lab.runtime.traces import Traces
 from lgp_lab.runtime.workflow import Workflow
 
 __all__ = ["Lab", "RunListener"]
@@ -38,6 +39,8 @@ class Lab:
         config: A loaded configuration; by default the project's around ``root``.
         env: Environment name (``config/<env>.yaml``); default ``$LGP_ENV`` or experiment.
         root: Where to look for the project; default the working directory.
+        console: Print a line per node (overrides ``observability.console``); notebooks
+            pass False because the result display shows the run.
 
     Example:
         >>> with Lab() as lab:                                      # doctest: +SKIP
@@ -51,8 +54,10 @@ class Lab:
         *,
         env: str | None = None,
         root: str | Path | None = None,
+        console: bool | None = None,
     ) -> None:
         self.config = config or load_config(env, Path(root) if root is not None else None)
+        self._console = console
         self.engine = EngineLoop()
         self._saver: Any = None
         self._store: Any = None
@@ -65,7 +70,11 @@ class Lab:
         self._watches: dict[str, WatchHandle] = {}
         self._closers: list[Callable[[], None]] = []
         self._closed = False
+        self._tracing: Any = None
+        self._tracing_ready = False
+        self.warn: Callable[[str], None] = _warn_stderr
         self.sessions = Sessions(self._astore, self.acheckpointer, self._call)
+        self.traces = Traces(self._atrace_store, self._call)
         # aiosqlite's worker thread is not a daemon: close on interpreter exit.
         atexit.register(_close_at_exit, weakref.ref(self))
 
@@ -98,12 +107,15 @@ class Lab:
 
     # ------------------------------------------------------------------ resources
 
+    def _ready_lock(self) -> asyncio.Lock:
+        if self._ready is None:
+            self._ready = asyncio.Lock()
+        return self._ready
+
     async def acheckpointer(self) -> Any:
         """The checkpointer, opened on first use (on the engine loop)."""
         if self._saver is None:
-            if self._ready is None:
-                self._ready = asyncio.Lock()
-            async with self._ready:
+            async with self._ready_lock():
                 if self._saver is None:
                     self._check_open()
                     from lgp_lab.checkpointing import create_checkpointer
@@ -117,6 +129,66 @@ class Lab:
 
             self._store = session_store_for(await self.acheckpointer())
         return self._store
+
+    async def atracing(self) -> Any:
+        """The run tracer per the observability config (built on first use), or ``None``."""
+        if not self._tracing_ready:
+            await self.acheckpointer()
+            async with self._ready_lock():
+                if not self._tracing_ready:
+                    self._tracing = await self._build_tracing()
+                    self._tracing_ready = True
+        return self._tracing
+
+    async def _build_tracing(self) -> Any:
+        from lgp_lab import __version__
+        from lgp_lab.observability.cost import CostTracker
+        from lgp_lab.observability.tracing import Tracing
+
+        obs = self.config.observability
+        exporters: list[Any] = []
+        if self.config.console_traces if self._console is None else self._console:
+            from lgp_lab.observability.console import ConsoleTracer
+
+            exporters.append(ConsoleTracer())
+        local = None
+        if obs.local:
+            from lgp_lab.observability.local_store import LocalTraceStore
+
+            saver = await self.acheckpointer()
+            local = LocalTraceStore(saver.conn, saver.lock, max_length=obs.max_length)
+            await local.setup()
+            exporters.append(local)
+        langfuse = self.config.langfuse_settings()
+        if langfuse is not None:
+            from lgp_lab.observability.langfuse_exporter import LangfuseTracer
+
+            exporters.append(
+                LangfuseTracer(
+                    **langfuse,
+                    environment=self.environment,
+                    max_length=obs.max_length,
+                    flush_timeout=obs.langfuse.flush_timeout_s,
+                    warn=lambda message: self.warn(message),
+                )
+            )
+        if not exporters:
+            return None
+        cost = CostTracker(
+            self.config.cost.cost_model,
+            self.config.cost.monthly_cost,
+            local.count_since if local is not None else None,
+        )
+        return Tracing(
+            exporters,
+            base_metadata={"runtime_version": __version__, "repository": self.config.repository},
+            cost=cost,
+            warn=lambda message: self.warn(message),
+        )
+
+    async def _atrace_store(self) -> Any:
+        tracing = await self.atracing()
+        return tracing.exporter("local") if tracing is not None else None
 
     def on_close(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when the Lab closes (watchers and servers register here)."""
@@ -302,6 +374,7 @@ class Lab:
             thread_id=thread_id,
             environment=self.environment,
             metadata=metadata,
+            tracing=await self.atracing(),
         )
         self._notify(result)
         return result
@@ -342,7 +415,12 @@ class Lab:
         payload = self._payload(input, resume)
         result = None
         async for event, data in stream(
-            workflow, payload, thread_id=thread_id, environment=self.environment, metadata=metadata
+            workflow,
+            payload,
+            thread_id=thread_id,
+            environment=self.environment,
+            metadata=metadata,
+            tracing=await self.atracing(),
         ):
             if event == "end":
                 result = data
@@ -386,6 +464,9 @@ class Lab:
             self.engine.stop()
 
     async def _aclose(self) -> None:
+        if self._tracing is not None:
+            tracing, self._tracing = self._tracing, None
+            await tracing.aclose(self.config.observability.langfuse.flush_timeout_s)
         if self._saver is not None:
             from lgp_lab.checkpointing import close_checkpointer
 
@@ -472,6 +553,12 @@ class Lab:
         workflow = Workflow(name, None, graph)
         self._workflows[name] = workflow
         return workflow
+
+
+def _warn_stderr(message: str) -> None:
+    import sys
+
+    print(f"[lgp] ⚠ {message}", file=sys.stderr, flush=True)
 
 
 def _close_at_exit(ref: weakref.ReferenceType[Lab]) -> None:

@@ -30,8 +30,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(REPO / "workflows", root / "workflows")
     shutil.copytree(REPO / "config", root / "config")
     monkeypatch.chdir(root)
-    monkeypatch.delenv("LGP_ENV", raising=False)
-    monkeypatch.delenv("LGP_CHECKPOINT_PATH", raising=False)
+    for name in list(os.environ):
+        # Never talk to a real service from tests: drop inherited Langfuse settings too.
+        if name.startswith(("LGP_", "LANGFUSE_")):
+            monkeypatch.delenv(name, raising=False)
     return root
 
 
@@ -46,7 +48,7 @@ def lab(project: Path) -> Iterator[object]:
 
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment for CLI subprocesses (no inherited LGP_* settings)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LGP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LGP_", "LANGFUSE_"))}
     env.update(extra)
     env["PYTHONUNBUFFERED"] = "1"
     return env

@@ -27,8 +27,10 @@ def test_run_default_input_prints_plan_style_output(project: Path) -> None:
     lines = result.stderr.splitlines()
     assert lines[0] == "[lgp] Loading workflow: basic_workflow"
     assert lines[1].startswith("[lgp] Executing... (thread ")
-    assert lines[2].startswith("[lgp] ✅ Complete (") and lines[2].endswith("s)")
-    assert "Continue this thread with: --thread " in lines[3]
+    assert lines[2].startswith("[lgp]   ↳ remember (") and lines[3].startswith("[lgp]   ↳ respond")
+    assert lines[4].startswith("[lgp] ✅ Complete (") and lines[4].endswith("s)")
+    assert lines[5].startswith("[lgp] Trace: ")
+    assert "Continue this thread with: --thread " in lines[6]
     assert result.stdout.startswith("Result: ")
     state = json.loads(result.stdout.removeprefix("Result: "))
     assert state["input"] == "test" and state["output"] == "You said: test"

@@ -7,6 +7,7 @@ import click
 from lgp_lab import __version__
 from lgp_lab.cli.run import run_command
 from lgp_lab.cli.serve import serve_command
+from lgp_lab.cli.traces import traces_command
 
 __all__ = ["cli", "main"]
 
@@ -19,6 +20,7 @@ def cli() -> None:
 
 cli.add_command(run_command)
 cli.add_command(serve_command)
+cli.add_command(traces_command)
 
 
 def main() -> None:

@@ -151,6 +151,10 @@ def _execute(
     else:
         out.status(f"✅ Complete ({result.duration_s:.2f}s)", style="green")
     out.detail(f"version v{result.version}, checkpoint {result.checkpoint_id}")
+    if result.trace_url:
+        out.status(f"Trace URL: {result.trace_url}")
+    elif result.trace_id:
+        out.status(f"Trace: {result.trace_id} (lgp-lab traces)")
     out.result("Result", result.to_dict() if out.json_only else result.state)
     if new:
         out.status(f"Continue this thread with: --thread {thread}")

@@ -25,6 +25,8 @@ class RunResult:
         interrupts: The pending interrupts' values when ``status == "interrupted"``.
         environment: The config environment the run used.
         new_thread: Whether the thread id was generated for this run.
+        trace_id: The run's trace in the local store (and Langfuse), if traced.
+        trace_url: The trace in Langfuse, when Langfuse export is on.
     """
 
     workflow: str
@@ -37,6 +39,8 @@ class RunResult:
     interrupts: list[Any] = field(default_factory=list)
     environment: str = "experiment"
     new_thread: bool = False
+    trace_id: str | None = None
+    trace_url: str | None = None
 
     def __repr__(self) -> str:
         keys = ", ".join(self.state)
@@ -78,4 +82,6 @@ class RunResult:
             "duration_ms": round(self.duration_s * 1000, 3),
             "result": to_jsonable(self.state),
             "interrupts": to_jsonable(self.interrupts),
+            "trace_id": self.trace_id,
+            "trace_url": self.trace_url,
         }

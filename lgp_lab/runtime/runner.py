@@ -103,43 +103,25 @@ async def execute(
     thread_id: str | None,
     environment: str,
     metadata: dict[str, Any] | None = None,
+    tracing: Any = None,
 ) -> RunResult:
     """Run ``workflow`` once on ``thread_id`` (a new thread when ``None``).
 
     The workflow's live graph and version are read once, so a reload during the run
-    does not affect it. The workflow name, version and environment go into every
-    checkpoint's metadata.
+    does not affect it. The workflow name, version, environment (and trace id) go into
+    every checkpoint's metadata.
 
     Raises:
         WorkflowRunError: A node raised, or the input does not fit the state schema.
     """
-    from lgp_lab.checkpointing.sqlite import RunCapture, current_run
-
-    graph, version = workflow.live
-    new_thread = thread_id is None
-    thread_id = thread_id or new_thread_id()
-    config = run_config(workflow, version, thread_id, environment, metadata)
-    await check_payload(graph, payload, config, workflow.name)
-    capture = RunCapture(thread_id)
-    token = current_run.set(capture)
-    started = time.perf_counter()
-    try:
-        values = await graph.ainvoke(payload, config)
-    except Exception as exc:
-        raise run_error(exc, workflow.name, thread_id) from exc
-    finally:
-        current_run.reset(token)
-    duration = time.perf_counter() - started
-    return _result(
-        workflow,
-        version,
-        thread_id,
-        capture.checkpoint_id,
-        values,
-        duration,
-        environment,
-        new_thread,
-    )
+    result = None
+    async for event, data in _drive(
+        workflow, payload, thread_id, environment, metadata, tracing, updates=False
+    ):
+        if event == "end":
+            result = data
+    assert result is not None
+    return result
 
 
 async def stream(
@@ -149,55 +131,127 @@ async def stream(
     thread_id: str | None,
     environment: str,
     metadata: dict[str, Any] | None = None,
+    tracing: Any = None,
 ) -> AsyncIterator[tuple[str, Any]]:
     """Run like :func:`execute`, yielding ``(event, data)`` as the run goes.
 
-    Events: ``metadata`` (thread, workflow, version) first, one ``updates`` per node
-    step (``{node: update}``), then ``end`` with the :class:`RunResult`. A failure
-    raises :class:`WorkflowRunError` after the events already yielded.
+    Events: ``metadata`` (thread, workflow, version, trace id) first, one ``updates``
+    per node step (``{node: update}``), then ``end`` with the :class:`RunResult`. A
+    failure raises :class:`WorkflowRunError` after the events already yielded.
     """
+    async for item in _drive(
+        workflow, payload, thread_id, environment, metadata, tracing, updates=True
+    ):
+        yield item
+
+
+async def _drive(
+    workflow: Workflow,
+    payload: Any,
+    thread_id: str | None,
+    environment: str,
+    metadata: dict[str, Any] | None,
+    tracing: Any,
+    *,
+    updates: bool,
+) -> AsyncIterator[tuple[str, Any]]:
     from lgp_lab.checkpointing.sqlite import RunCapture, current_run
 
     graph, version = workflow.live
     new_thread = thread_id is None
     thread_id = thread_id or new_thread_id()
+    metadata = dict(metadata or {})
+    trace = None
+    if tracing is not None:
+        trace = await tracing.start(
+            workflow=workflow.name,
+            version=version,
+            thread_id=thread_id,
+            environment=environment,
+            input=_trace_input(payload),
+        )
+        metadata["trace_id"] = trace.trace_id
     config = run_config(workflow, version, thread_id, environment, metadata)
-    await check_payload(graph, payload, config, workflow.name)
-    yield "metadata", {"thread_id": thread_id, "workflow": workflow.name, "version": version}
+    try:
+        await check_payload(graph, payload, config, workflow.name)
+    except WorkflowRunError as exc:
+        if trace is not None:
+            tracing.end(trace, status="error", error=exc.message)
+        raise
+    yield (
+        "metadata",
+        {
+            "thread_id": thread_id,
+            "workflow": workflow.name,
+            "version": version,
+            "trace_id": trace.trace_id if trace else None,
+        },
+    )
+
     capture = RunCapture(thread_id)
     token = current_run.set(capture)
     started = time.perf_counter()
     values: Any = None
+    interrupts: list[Any] = []
+    status, error = "error", None
     try:
-        async for mode, chunk in graph.astream(payload, config, stream_mode=["updates", "values"]):
+        async for mode, chunk in graph.astream(
+            payload, config, stream_mode=["values", "updates", "tasks"]
+        ):
             if mode == "values":
                 values = chunk
-            elif isinstance(chunk, dict) and "__interrupt__" not in chunk:
-                yield "updates", chunk
+            elif mode == "updates":
+                if "__interrupt__" in chunk:
+                    interrupts.extend(chunk["__interrupt__"])
+                elif updates:
+                    yield "updates", chunk
+            elif trace is not None:
+                if "result" in chunk or "error" in chunk:
+                    tracing.node_end(trace, chunk["id"], chunk.get("result"), chunk.get("error"))
+                else:
+                    tracing.node_start(trace, chunk["id"], chunk["name"], chunk.get("input"))
+        status = "interrupted" if interrupts else "complete"
     except Exception as exc:
-        raise run_error(exc, workflow.name, thread_id) from exc
+        failure = run_error(exc, workflow.name, thread_id)
+        error = failure.message
+        raise failure from exc
+    except BaseException:
+        status, error = "cancelled", "cancelled"
+        raise
     finally:
         current_run.reset(token)
-    duration = time.perf_counter() - started
-    if isinstance(values, dict) and "__interrupt__" not in values:
-        # An interrupted run's last "values" lacks the interrupts; read them from the graph.
-        snapshot = await graph.aget_state(config)
-        interrupts = [i for task in snapshot.tasks for i in task.interrupts]
-        if interrupts:
-            values = {**values, "__interrupt__": interrupts}
-    yield (
-        "end",
-        _result(
-            workflow,
-            version,
-            thread_id,
-            capture.checkpoint_id,
-            values or {},
-            duration,
-            environment,
-            new_thread,
-        ),
-    )
+        duration = time.perf_counter() - started
+        if trace is not None and status != "complete" and status != "interrupted":
+            tracing.end(
+                trace,
+                status=status,
+                output=values,
+                error=error,
+                checkpoint_id=capture.checkpoint_id,
+                duration_ms=duration * 1000,
+            )
+    state = dict(values) if isinstance(values, dict) else {"output": values}
+    if interrupts:
+        state["__interrupt__"] = interrupts
+    result = _result(
+        workflow, version, thread_id, capture.checkpoint_id, state, duration, environment,
+        new_thread, trace,
+    )  # fmt: skip
+    if trace is not None:
+        tracing.end(
+            trace,
+            status=result.status,
+            output=result.state,
+            checkpoint_id=result.checkpoint_id,
+            duration_ms=duration * 1000,
+        )
+    yield "end", result
+
+
+def _trace_input(payload: Any) -> Any:
+    if type(payload).__name__ == "Command":
+        return {"resume": getattr(payload, "resume", None)}
+    return payload
 
 
 def _result(
@@ -209,6 +263,7 @@ def _result(
     duration: float,
     environment: str,
     new_thread: bool,
+    trace: Any = None,
 ) -> RunResult:
     state = dict(values) if isinstance(values, dict) else {"output": values}
     interrupts = state.pop("__interrupt__", None) or []
@@ -223,6 +278,8 @@ def _result(
         interrupts=[getattr(i, "value", i) for i in interrupts],
         environment=environment,
         new_thread=new_thread,
+        trace_id=trace.trace_id if trace is not None else None,
+        trace_url=trace.langfuse_url if trace is not None else None,
     )
 
 

@@ -1,0 +1,264 @@
+"""Tracing: the R3.2 witness, the local trace store, cost fields, and Langfuse through its
+real SDK against a local server that decodes the OTLP export."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import cli_env, write
+from fakes.langfuse_server import FakeLangfuse
+
+from lgp_lab import Lab
+from lgp_lab.errors import WorkflowRunError
+from lgp_lab.observability import sanitize_for_dashboard
+
+SECRET = "sk-lf-THIS-MUST-NOT-LEAK-1234"
+
+
+# --------------------------------------------------------------------------- R3.2 witness
+
+
+def test_sanitize_for_dashboard_r32_witness() -> None:
+    data = {"text": "x" * 5000, "short": "ok", "n": 3}
+    out = sanitize_for_dashboard(data, max_length=2000)
+    assert len(out["text"]) == 2000
+    assert "truncated" in out["text"] and out["text"].startswith("x" * 100)
+    assert out["text_full_length"] == 5000
+    assert out["short"] == "ok" and out["n"] == 3 and "short_full_length" not in out
+    assert len(data["text"]) == 5000  # the input is not modified
+
+
+def test_sanitize_nested_values_and_secrets() -> None:
+    data = {
+        "messages": [{"role": "user", "content": "y" * 3000}],
+        "deep": {"deeper": {"blob": "z" * 2500}},
+        "api_key": "sk-live-123",
+        "config": {"password": "hunter2", "token": None},
+        "list_of_text": ["w" * 2100],
+    }
+    out = sanitize_for_dashboard(data, max_length=100)
+    assert len(out["messages"][0]["content"]) == 100
+    assert out["messages"][0]["content_full_length"] == 3000
+    assert out["deep"]["deeper"]["blob_full_length"] == 2500
+    assert out["api_key"] == "[redacted]" and out["config"]["password"] == "[redacted]"
+    assert len(out["list_of_text"][0]) == 100
+    assert "sk-live-123" not in json.dumps(out)
+
+
+# --------------------------------------------------------------------------- local store
+
+
+def _metadata(lab: Lab, thread_id: str) -> list[dict]:
+    db = sqlite3.connect(lab.checkpoint_path)
+    rows = db.execute(
+        "SELECT CAST(metadata AS TEXT) FROM checkpoints WHERE thread_id = ?", (thread_id,)
+    ).fetchall()
+    return [json.loads(r[0]) for r in rows]
+
+
+def test_every_run_is_a_local_trace_with_spans_tags_and_cost(lab: Lab, project: Path) -> None:
+    first = lab.run("basic_workflow", "my name is Ada", thread_id="obs")
+    second = lab.run("basic_workflow", "what is my name?", thread_id="obs")
+    traces = lab.traces.list()
+    assert [t.trace_id for t in traces] == [second.trace_id, first.trace_id]
+    trace = lab.traces.get(second.trace_id)
+    assert trace.workflow == "basic_workflow" and trace.status == "complete"
+    assert trace.thread_id == "obs" and trace.checkpoint_id == second.checkpoint_id
+    assert trace.tags == ["langgraph-platform", "experiment"]
+    meta = trace.metadata
+    assert meta["workflow_name"] == "basic_workflow" and meta["environment"] == "experiment"
+    assert meta["runtime_version"] == "0.1.0" and meta["repository"] == project.name
+    assert meta["cost_model"] == "fixed_subscription" and meta["monthly_cost"] == 20.0
+    assert meta["workflow_invocations"] == 2 and meta["cost_per_invocation"] == 10.0
+    assert [s.name for s in trace.spans] == ["remember", "respond"]
+    assert all(s.status == "ok" and s.duration_ms >= 0 for s in trace.spans)
+    assert trace.spans[1].output["output"] == "Your name is Ada."
+    assert trace.output["output"] == "Your name is Ada."
+    # The trace id is in the run's checkpoint metadata: a session opens its traces.
+    trace_ids = {m.get("trace_id") for m in _metadata(lab, "obs")}
+    assert trace_ids == {first.trace_id, second.trace_id}
+    assert [t.trace_id for t in lab.traces.list(thread_id="obs")] == [
+        second.trace_id,
+        first.trace_id,
+    ]
+
+
+def test_invocation_count_survives_a_new_lab(project: Path) -> None:
+    with Lab(root=project) as lab:
+        lab.run("basic_workflow", "a")
+    with Lab(root=project) as lab:
+        result = lab.run("basic_workflow", "b")
+        meta = lab.traces.get(result.trace_id).metadata
+    assert meta["workflow_invocations"] == 2 and meta["cost_per_invocation"] == 10.0
+
+
+def test_failed_run_trace_names_the_node(lab: Lab, project: Path) -> None:
+    path = write(
+        project / "boom.py",
+        """
+        from typing_extensions import TypedDict
+        from langgraph.graph import StateGraph, START
+
+        class S(TypedDict, total=False):
+            input: str
+
+        def explode(state):
+            raise ValueError("kaboom")
+
+        workflow = StateGraph(S)
+        workflow.add_node("explode", explode)
+        workflow.add_edge(START, "explode")
+        """,
+    )
+    with pytest.raises(WorkflowRunError):
+        lab.run(str(path), "x", thread_id="bad")
+    trace = lab.traces.list(thread_id="bad")[0]
+    full = lab.traces.get(trace.trace_id)
+    assert full.status == "error" and "kaboom" in full.error
+    assert [(s.name, s.status) for s in full.spans] == [("explode", "error")]
+
+
+def test_traces_are_sanitized_but_checkpoints_are_not(lab: Lab) -> None:
+    text = "q" * 4000
+    result = lab.run("basic_workflow", text, thread_id="long")
+    assert lab.sessions.state("long")["input"] == text  # the checkpoint keeps it whole
+    trace = lab.traces.get(result.trace_id)
+    assert len(trace.input["input"]) == 2000 and trace.input["input_full_length"] == 4000
+    assert len(trace.output["input"]) == 2000
+
+
+def test_traces_cli(project: Path) -> None:
+    from conftest import run_cli
+
+    run_cli("run", "basic_workflow", "-i", "hello", "-t", "c1", cwd=project)
+    listed = run_cli("traces", "--json", cwd=project)
+    traces = json.loads(listed.stdout)
+    assert listed.returncode == 0 and len(traces) == 1 and traces[0]["thread_id"] == "c1"
+    table = run_cli("traces", "--workflow", "basic_workflow", cwd=project)
+    assert traces[0]["trace_id"][:12] in table.stdout
+    one = run_cli("traces", traces[0]["trace_id"][:12], cwd=project)
+    assert "↳ remember" in one.stdout and "↳ respond" in one.stdout
+    none = run_cli("traces", "--workflow", "other", cwd=project)
+    assert "No traces yet" in none.stderr
+
+
+# --------------------------------------------------------------------------- Langfuse
+
+
+def _langfuse_env(url: str) -> dict[str, str]:
+    return cli_env(
+        LANGFUSE_PUBLIC_KEY="pk-lf-test",
+        LANGFUSE_SECRET_KEY=SECRET,
+        LANGFUSE_BASE_URL=url,
+    )
+
+
+def test_langfuse_receives_the_run_through_the_real_sdk(project: Path) -> None:
+    long_text = "L" * 3000
+    with FakeLangfuse() as lf:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lgp_lab",
+                "run",
+                "basic_workflow",
+                "-i",
+                long_text,
+                "-t",
+                "lf-thread",
+                "--json",
+            ],
+            cwd=project,
+            env=_langfuse_env(lf.url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        trace_id = result["trace_id"]
+        assert f"[lgp] Trace URL: {lf.url}/trace/{trace_id}" in proc.stderr
+        spans = {s["name"]: s for s in lf.spans_of(trace_id)}
+    assert set(spans) == {"basic_workflow", "remember", "respond"}
+    root = spans["basic_workflow"]["attributes"]
+    assert root["langfuse.trace.name"] == "basic_workflow"
+    assert root["langfuse.trace.tags"] == ["langgraph-platform", "experiment"]
+    assert root["session.id"] == "lf-thread"
+    for key in (
+        "workflow_name",
+        "environment",
+        "runtime_version",
+        "repository",
+        "workflow_invocations",
+        "cost_model",
+        "monthly_cost",
+        "cost_per_invocation",
+    ):
+        assert f"langfuse.trace.metadata.{key}" in root, key
+    output = json.loads(root["langfuse.observation.output"])
+    assert len(output["input"]) == 2000 and output["input_full_length"] == 3000
+    assert output["output"].startswith("You said: LLL")
+    assert spans["remember"]["parent_span_id"] == spans["basic_workflow"]["span_id"]
+    assert {r["public_key"] for r in lf.requests} == {"pk-lf-test"}
+    # The secret key reached no log, trace or checkpoint.
+    assert SECRET not in proc.stdout + proc.stderr
+    assert SECRET not in json.dumps(lf.spans)
+    assert SECRET.encode() not in (project / ".lgp" / "checkpoints.sqlite").read_bytes()
+    local = subprocess.run(
+        [sys.executable, "-m", "lgp_lab", "traces", trace_id, "--json"],
+        cwd=project,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(local.stdout)["langfuse_url"] == f"{lf.url}/trace/{trace_id}"
+
+
+def test_langfuse_down_never_breaks_or_stalls_a_run(project: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+
+    def timed(env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "lgp_lab", "run", "basic_workflow", "-i", "hi"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return time.monotonic() - started, proc
+
+    untraced, _ = timed(cli_env())
+    traced, proc = timed(_langfuse_env(closed))
+    assert proc.returncode == 0, proc.stderr
+    assert traced - untraced < 2.5, (untraced, traced)
+    assert proc.stderr.count("not reachable") == 1 and closed in proc.stderr
+    assert "Traceback" not in proc.stderr and SECRET not in proc.stderr
+
+
+def test_config_can_turn_langfuse_off(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(
+        project / "config" / "experiment.yaml", "observability:\n  langfuse:\n    enabled: false\n"
+    )
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk")
+    with Lab(root=project) as lab:
+        assert lab.config.langfuse_settings() is None
+        assert lab.run("basic_workflow", "x").trace_url is None
+    write(project / "config" / "experiment.yaml", "cost:\n  cost_model: none\n")
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "http://127.0.0.1:9")
+    with Lab(root=project) as lab:
+        settings = lab.config.langfuse_settings()
+        assert settings == {"public_key": "pk", "secret_key": "sk", "host": "http://127.0.0.1:9"}
