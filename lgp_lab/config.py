@@ -25,6 +25,9 @@ __all__ = [
     "CostConfig",
     "LabConfig",
     "LangfuseConfig",
+    "LlmProvidersConfig",
+    "McpConfig",
+    "McpServerConfig",
     "ObservabilityConfig",
     "ServerConfig",
     "available_environments",
@@ -105,6 +108,49 @@ class CostConfig(_Section):
     monthly_cost: float = Field(default=0.0, ge=0)
 
 
+class McpServerConfig(_Section):
+    """One MCP server the Lab can start over stdio (``command args...`` with ``env``)."""
+
+    command: str
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    start_timeout_s: float = Field(default=20.0, gt=0)
+
+
+class McpConfig(_Section):
+    """MCP servers by name; ``mesh`` defaults to ``lgp-lab mesh --root repositories``."""
+
+    servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+
+
+class OllamaProviderConfig(_Section):
+    """An OpenAI-compatible endpoint (Ollama by default; its cost is $0.00)."""
+
+    enabled: bool = False
+    base_url: str = "http://localhost:11434/v1"
+    default_model: str = "llama3.2"
+    api_key: str = "ollama"
+    timeout_s: float = Field(default=60.0, gt=0)
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+
+
+class ClaudeCodeProviderConfig(_Section):
+    """Claude Code through the MCP mesh (``mesh_execute``)."""
+
+    enabled: bool = True
+    server: str = "mesh"
+    repository: str | None = None
+
+
+class LlmProvidersConfig(_Section):
+    """Which provider agent nodes use, and each provider's settings."""
+
+    default: Literal["claude_code", "ollama"] = "claude_code"
+    ollama: OllamaProviderConfig = Field(default_factory=OllamaProviderConfig)
+    claude_code: ClaudeCodeProviderConfig = Field(default_factory=ClaudeCodeProviderConfig)
+
+
 class LabConfig(_Section):
     """One environment's configuration (``config/<env>.yaml``)."""
 
@@ -113,6 +159,8 @@ class LabConfig(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     cost: CostConfig = Field(default_factory=CostConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
+    llm_providers: LlmProvidersConfig = Field(default_factory=LlmProvidersConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)
@@ -173,6 +221,24 @@ class LabConfig(_Section):
             or "https://cloud.langfuse.com"
         )
         return {"public_key": public, "secret_key": secret, "host": host.rstrip("/")}
+
+    def mcp_server(self, name: str) -> McpServerConfig:
+        """The named MCP server; ``mesh`` has a default (the bundled mesh over ./repositories)."""
+        import sys
+
+        server = self.mcp.servers.get(name)
+        if server is not None:
+            return server
+        if name == "mesh":
+            return McpServerConfig(
+                command=sys.executable,
+                args=["-m", "lgp_lab", "mesh", "--root", str(self.root / "repositories")],
+            )
+        known = ", ".join(sorted(self.mcp.servers)) or "(none)"
+        raise ConfigError(
+            f"MCP server {name!r} is not configured; known: {known}",
+            hint=f"add mcp.servers.{name}: {{command: ..., args: [...]}} to the config",
+        )
 
     @property
     def repository(self) -> str:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from lgp_lab.config import LabConfig, load_config
 from lgp_lab.errors import LabClosedError, WorkflowLoadError
+from lgp_lab.runtime.context import set_current_lab
 from lgp_lab.runtime.engine import EngineLoop
 from lgp_lab.runtime.reloader import ReloadCallback, WatchHandle
 from lgp_lab.runtime.result import RunResult
@@ -368,6 +369,7 @@ class Lab:
 
         workflow = await self.aload(target, name=name)
         await self.acheckpointer()
+        set_current_lab(self)  # this task's context only: nodes find their Lab
         result = await execute(
             workflow,
             self._payload(input, resume),
@@ -412,6 +414,7 @@ class Lab:
 
         workflow = await self.aload(target, name=name)
         await self.acheckpointer()
+        set_current_lab(self)
         payload = self._payload(input, resume)
         result = None
         async for event, data in stream(

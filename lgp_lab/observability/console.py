@@ -32,6 +32,12 @@ class ConsoleTracer:
         else:
             self._write(f"[lgp]   ↳ {span.name} ({took})")
 
+    def on_child(self, run: RunTrace, span: SpanRecord) -> None:
+        """One line for an LLM call or tool call inside a node."""
+        tokens = sum(span.usage.values()) if span.usage else 0
+        detail = f"{span.model}, {tokens} tokens" if span.kind == "generation" else span.kind
+        self._write(f"[lgp]     · {span.name} ({detail}, {span.duration_ms:.1f} ms)")
+
     def on_run_end(self, run: RunTrace) -> None:
         """The run's own status is printed by the front end."""
 

@@ -134,6 +134,34 @@ class LangfuseTracer:
             obs.update(output=self._clean(span.output))
         obs.end()
 
+    def on_child(self, run: RunTrace, span: SpanRecord) -> None:
+        """An LLM call becomes a Langfuse generation (model, tokens, cost); a tool, a span."""
+        state = run.extra.get("langfuse")
+        if state is None:
+            return
+        if span.kind == "generation":
+            obs = state["root"].start_observation(
+                name=span.name,
+                as_type="generation",
+                input=self._clean(span.input),
+                output=self._clean(span.output),
+                model=span.model,
+                usage_details=span.usage or None,
+                cost_details={"total": span.cost} if span.cost is not None else None,
+                level="ERROR" if span.error else None,
+                status_message=span.error,
+            )
+        else:
+            obs = state["root"].start_observation(
+                name=span.name,
+                as_type="tool",
+                input=self._clean(span.input),
+                output=self._clean(span.output),
+                level="ERROR" if span.error else None,
+                status_message=span.error,
+            )
+        obs.end()
+
     def on_run_end(self, run: RunTrace) -> None:
         """Close the root observation with the outcome; export continues in the background."""
         state = run.extra.pop("langfuse", None)

@@ -51,9 +51,20 @@ CREATE TABLE IF NOT EXISTS lgp_spans (
     error TEXT,
     input TEXT,
     output TEXT,
+    kind TEXT NOT NULL DEFAULT 'node',
+    model TEXT,
+    usage TEXT,
+    cost REAL,
     PRIMARY KEY (trace_id, seq)
 );
 """
+
+_SPAN_COLUMNS_ADDED = (
+    ("kind", "TEXT NOT NULL DEFAULT 'node'"),
+    ("model", "TEXT"),
+    ("usage", "TEXT"),
+    ("cost", "REAL"),
+)
 
 _COLUMNS = (
     "trace_id, workflow, workflow_version, thread_id, checkpoint_id, environment, status, "
@@ -87,6 +98,12 @@ class LocalTraceStore:
             return
         async with self._lock:
             await self._conn.executescript(_SCHEMA)
+            # Files written by an earlier lgp_lab lack the newer span columns: add them.
+            async with self._conn.execute("PRAGMA table_info(lgp_spans)") as cur:
+                have = {row[1] for row in await cur.fetchall()}
+            for column, decl in _SPAN_COLUMNS_ADDED:
+                if column not in have:
+                    await self._conn.execute(f"ALTER TABLE lgp_spans ADD COLUMN {column} {decl}")
             await self._conn.commit()
         self._ready = True
 
@@ -164,8 +181,8 @@ class LocalTraceStore:
         trace_id = rows[0][0]
         trace = _trace_row(rows[0], with_payload=True)
         spans = await self._fetch(
-            "SELECT span_id, name, started_at, duration_ms, status, error, input, output "
-            "FROM lgp_spans WHERE trace_id = ? ORDER BY seq",
+            "SELECT span_id, name, started_at, duration_ms, status, error, input, output, "
+            "kind, model, usage, cost FROM lgp_spans WHERE trace_id = ? ORDER BY seq",
             (trace_id,),
         )
         trace["spans"] = [
@@ -178,6 +195,10 @@ class LocalTraceStore:
                 "error": s[5],
                 "input": _load(s[6]),
                 "output": _load(s[7]),
+                "kind": s[8],
+                "model": s[9],
+                "usage": _load(s[10]) or {},
+                "cost": s[11],
             }
             for s in spans
         ]
@@ -210,7 +231,8 @@ class LocalTraceStore:
             if span_rows:
                 await self._conn.executemany(
                     "INSERT OR REPLACE INTO lgp_spans (trace_id, span_id, seq, name, started_at, "
-                    "duration_ms, status, error, input, output) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "duration_ms, status, error, input, output, kind, model, usage, cost) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     span_rows,
                 )
             await self._conn.commit()
@@ -235,6 +257,10 @@ class LocalTraceStore:
                 s.error,
                 clean(s.input),
                 clean(s.output),
+                s.kind,
+                s.model,
+                json.dumps(s.usage) if s.usage else None,
+                s.cost,
             )
             for i, s in enumerate(run.spans)
         ]

@@ -28,6 +28,10 @@ class SpanRecord:
     status: str = "running"
     error: str | None = None
     perf_start: float = field(default=0.0, repr=False)
+    kind: str = "node"
+    model: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    cost: float | None = None
 
 
 @dataclass

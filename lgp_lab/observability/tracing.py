@@ -28,6 +28,7 @@ class Exporter(Protocol):
     def on_run_start(self, run: RunTrace) -> None: ...
     def on_node_start(self, run: RunTrace, span: SpanRecord) -> None: ...
     def on_node_end(self, run: RunTrace, span: SpanRecord) -> None: ...
+    def on_child(self, run: RunTrace, span: SpanRecord) -> None: ...
     def on_run_end(self, run: RunTrace) -> None: ...
     async def aclose(self, timeout: float) -> None: ...
 
@@ -108,6 +109,25 @@ class Tracing:
         span.error = str(error) if error else None
         self._call("on_node_end", run, span)
 
+    def child(self, run: RunTrace, record: Any) -> None:
+        """A call inside a node (an LLM generation or a tool span), already finished."""
+        span = SpanRecord(
+            span_id=f"child-{len(run.spans)}",
+            name=record.name,
+            started_at=record.started_at,
+            input=record.input,
+            output=record.output,
+            duration_ms=record.duration_ms,
+            status="error" if record.error else "ok",
+            error=record.error,
+            kind=record.kind,
+            model=record.model,
+            usage=record.usage,
+            cost=record.cost,
+        )
+        run.spans.append(span)
+        self._call("on_child", run, span)
+
     def end(
         self,
         run: RunTrace,
@@ -120,7 +140,7 @@ class Tracing:
     ) -> None:
         """Finish the run's trace and hand it to every exporter."""
         for span in run.spans:
-            if span.status == "running":
+            if span.status == "running" and span.kind == "node":
                 self.node_end(run, span.span_id, None, error or "run ended before the node")
         run.status, run.output, run.error = status, output, error
         run.checkpoint_id, run.duration_ms = checkpoint_id, duration_ms
@@ -140,8 +160,11 @@ class Tracing:
         for exporter in self.exporters:
             if exporter.name in self._broken:
                 continue
+            method = getattr(exporter, hook, None)
+            if method is None:
+                continue
             try:
-                getattr(exporter, hook)(*args)
+                method(*args)
             except Exception as exc:  # tracing must never fail a run
                 self._report(exporter.name, exc)
 

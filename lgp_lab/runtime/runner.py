@@ -19,6 +19,7 @@ from lgp_lab.errors import (
     format_exception_only,
     user_location,
 )
+from lgp_lab.runtime.context import run_recorder
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.workflow import Workflow
 
@@ -190,6 +191,9 @@ async def _drive(
 
     capture = RunCapture(thread_id)
     token = current_run.set(capture)
+    recorder_token = run_recorder.set(
+        (lambda child: tracing.child(trace, child)) if trace is not None else None
+    )
     started = time.perf_counter()
     values: Any = None
     interrupts: list[Any] = []
@@ -220,6 +224,7 @@ async def _drive(
         raise
     finally:
         current_run.reset(token)
+        run_recorder.reset(recorder_token)
         duration = time.perf_counter() - started
         if trace is not None and status != "complete" and status != "interrupted":
             tracing.end(

@@ -22,6 +22,10 @@ class SpanInfo:
     error: str | None
     input: Any = None
     output: Any = None
+    kind: str = "node"
+    model: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,10 @@ def _trace(row: dict[str, Any]) -> TraceInfo:
             error=s["error"],
             input=s["input"],
             output=s["output"],
+            kind=s.get("kind") or "node",
+            model=s.get("model"),
+            usage=s.get("usage") or {},
+            cost=s.get("cost"),
         )
         for s in row.get("spans", [])
     ]

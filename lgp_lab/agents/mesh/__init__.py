@@ -1,0 +1,1 @@
+"""``lgp-lab mesh``: an MCP server that runs tasks inside isolated repositories."""
