@@ -72,6 +72,7 @@ class Lab:
         self._closers: list[Callable[[], None]] = []
         self._closed = False
         self._tracing: Any = None
+        self._mcp: Any = None
         self._tracing_ready = False
         self.warn: Callable[[str], None] = _warn_stderr
         self.sessions = Sessions(self._astore, self.acheckpointer, self._call)
@@ -186,6 +187,15 @@ class Lab:
             cost=cost,
             warn=lambda message: self.warn(message),
         )
+
+    @property
+    def mcp(self) -> Any:
+        """The Lab's MCP client sessions (``mcp.servers`` in the config), started lazily."""
+        if self._mcp is None:
+            from lgp_lab.agents.mcp_client import McpSessions
+
+            self._mcp = McpSessions(self.config)
+        return self._mcp
 
     async def _atrace_store(self) -> Any:
         tracing = await self.atracing()
@@ -467,6 +477,8 @@ class Lab:
             self.engine.stop()
 
     async def _aclose(self) -> None:
+        if self._mcp is not None:
+            await self._mcp.aclose()
         if self._tracing is not None:
             tracing, self._tracing = self._tracing, None
             await tracing.aclose(self.config.observability.langfuse.flush_timeout_s)

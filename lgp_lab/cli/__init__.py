@@ -31,7 +31,22 @@ def main() -> None:
 
     # SIGTERM ends a command like Ctrl-C does: watchers stop, the database closes.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    _log_to_stderr()
     cli(prog_name="lgp-lab")
+
+
+def _log_to_stderr() -> None:
+    """lgp_lab's own INFO messages (e.g. each injected agent) as ``[lgp] ...`` lines."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("lgp_lab")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[lgp] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

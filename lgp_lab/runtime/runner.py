@@ -14,6 +14,7 @@ from typing import Any
 import typing_extensions
 
 from lgp_lab.errors import (
+    LgpError,
     WorkflowInputError,
     WorkflowRunError,
     format_exception_only,
@@ -378,7 +379,11 @@ def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunE
             node = match.group(1)
     location = user_location(exc.__traceback__)
     kind = type(exc).__name__
-    if node is not None:
+    if node is not None and isinstance(exc, LgpError):
+        # Our own error (an agent, a provider) already says what and how to fix it.
+        message = f"node {node!r} of workflow {workflow!r} failed: {exc.message}"
+        hint = exc.hint or f"thread {thread_id!r} keeps its earlier checkpoints"
+    elif node is not None:
         message = f"node {node!r} of workflow {workflow!r} failed: {format_exception_only(exc)}"
         hint = f"fix the node and run again; thread {thread_id!r} keeps its earlier checkpoints"
     elif kind == "GraphRecursionError":

@@ -1,0 +1,276 @@
+"""LLM providers for agent nodes (plan phase R8): Ollama at $0 and Claude Code over the mesh.
+
+``create_agent_node(provider_type, config, provider_config)`` returns an async node that
+sends ``state["task"]`` (or a prompt template filled from the state) to the provider and
+writes the answer to the state. Provider settings come from the running Lab's
+``llm_providers`` config, overridden by ``provider_config``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lgp_lab.errors import LgpError
+from lgp_lab.runtime.context import current_lab, record_generation
+
+__all__ = [
+    "PROVIDERS",
+    "AgentResult",
+    "ClaudeCodeProvider",
+    "LLMProvider",
+    "OllamaProvider",
+    "create_agent_node",
+    "injected_agents",
+]
+
+log = logging.getLogger("lgp_lab.agents")
+
+
+@dataclass
+class AgentResult:
+    """What a provider returned for one task."""
+
+    output: str
+    model: str
+    usage: dict[str, int] = field(default_factory=dict)
+    cost: float = 0.0
+    session_id: str | None = None
+
+
+class LLMProvider(ABC):
+    """A model an agent node can call."""
+
+    @abstractmethod
+    async def execute_task(
+        self, task: str, state: dict[str, Any], config: dict[str, Any]
+    ) -> AgentResult:
+        """Do ``task`` (with the workflow ``state`` and the node's ``config``)."""
+
+    @abstractmethod
+    def get_provider_name(self) -> str:
+        """``provider:model``, as logged for each injected agent."""
+
+    @abstractmethod
+    def get_cost_estimate(self, input_tokens: int, output_tokens: int) -> float:
+        """The marginal cost in USD of a call with these token counts."""
+
+
+class OllamaProvider(LLMProvider):
+    """Any OpenAI-compatible endpoint through the official ``openai`` SDK; Ollama by default.
+
+    Local models cost $0.00. An unreachable endpoint is one clear error, bounded by
+    ``connect_timeout_s`` (and one retry).
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://localhost:11434/v1",
+        default_model: str = "llama3.2",
+        api_key: str = "ollama",
+        timeout_s: float = 60.0,
+        connect_timeout_s: float = 3.0,
+        **_: Any,
+    ) -> None:
+        self.base_url = base_url
+        self.model = default_model
+        self.api_key = api_key or "ollama"  # the SDK refuses to start without one
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self._client: Any = None
+
+    def get_provider_name(self) -> str:
+        return f"ollama:{self.model}"
+
+    def get_cost_estimate(self, input_tokens: int, output_tokens: int) -> float:
+        return 0.0
+
+    async def execute_task(
+        self, task: str, state: dict[str, Any], config: dict[str, Any]
+    ) -> AgentResult:
+        import openai
+
+        if self._client is None:
+            import httpx
+
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self.api_key,
+                timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
+                max_retries=1,
+            )
+        model = config.get("model") or self.model
+        messages = []
+        if config.get("system"):
+            messages.append({"role": "system", "content": str(config["system"])})
+        messages.append({"role": "user", "content": task})
+        started = time.time()
+        role = config.get("role", "agent")
+        kwargs: dict[str, Any] = {}
+        if config.get("temperature") is not None:
+            kwargs["temperature"] = config["temperature"]
+        try:
+            response = await self._client.chat.completions.create(
+                model=model, messages=messages, **kwargs
+            )
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            error = LgpError(
+                f"Ollama not reachable at {self.base_url}",
+                hint="start `ollama serve` or set llm_providers.ollama.base_url",
+            )
+            record_generation(role, started=started, model=model, input=messages, error=str(exc))
+            raise error from None
+        except openai.NotFoundError:
+            raise LgpError(
+                f"model {model!r} not found at {self.base_url}",
+                hint=f"run `ollama pull {model}` or set llm_providers.ollama.default_model",
+            ) from None
+        except openai.APIStatusError as exc:
+            raise LgpError(
+                f"{self.base_url} answered {exc.status_code}: {exc.message}",
+                hint="check the model name and the server's log",
+            ) from None
+        text = response.choices[0].message.content or ""
+        usage = {}
+        if response.usage is not None:
+            usage = {
+                "input": response.usage.prompt_tokens,
+                "output": response.usage.completion_tokens,
+            }
+        cost = self.get_cost_estimate(usage.get("input", 0), usage.get("output", 0))
+        record_generation(
+            role, started=started, model=model, input=messages, output=text, usage=usage, cost=cost
+        )
+        return AgentResult(output=text, model=model, usage=usage, cost=cost)
+
+
+class ClaudeCodeProvider(LLMProvider):
+    """Claude Code over the MCP mesh, one session per role and repository.
+
+    Its marginal cost is $0.00 per call: it is covered by the fixed subscription, which
+    traces report per invocation (``cost_per_invocation``).
+    """
+
+    def __init__(
+        self,
+        repository: str | None = None,
+        server: str = "mesh",
+        mcp_session: Any = None,
+        **_: Any,
+    ) -> None:
+        self.repository = repository
+        self.server = server
+        self.mcp_session = mcp_session
+
+    def get_provider_name(self) -> str:
+        return f"claude_code:{self.server}/{self.repository or '?'}"
+
+    def get_cost_estimate(self, input_tokens: int, output_tokens: int) -> float:
+        return 0.0
+
+    async def execute_task(
+        self, task: str, state: dict[str, Any], config: dict[str, Any]
+    ) -> AgentResult:
+        from lgp_lab.agents.claude_code import mesh_execute
+
+        role = config.get("role", "agent")
+        repository = config.get("repository") or self.repository
+        if not repository:
+            raise LgpError(
+                f"agent {role!r} on claude_code has no repository",
+                hint="pass provider_config={'repository': 'NAME'} or set "
+                "llm_providers.claude_code.repository",
+            )
+        data = await mesh_execute(
+            repository,
+            task,
+            state.get(f"{role}_session_id"),
+            mcp_session=self.mcp_session,
+            server=self.server,
+            span_name=f"{role}:mesh_execute:{repository}",
+        )
+        return AgentResult(
+            output=data["output"], model=f"claude_code/{data.get('backend')}",
+            session_id=data["session_id"],
+        )  # fmt: skip
+
+
+PROVIDERS: dict[str, type[LLMProvider]] = {
+    "claude_code": ClaudeCodeProvider,
+    "ollama": OllamaProvider,
+}
+
+_INJECTED: list[dict[str, str]] = []
+
+
+def injected_agents() -> list[dict[str, str]]:
+    """The agents created in this process with their provider (``provider:model`` once run)."""
+    return [dict(a) for a in _INJECTED]
+
+
+def create_agent_node(
+    provider_type: str | None = "claude_code",
+    config: dict[str, Any] | None = None,
+    provider_config: dict[str, Any] | None = None,
+) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+    """An async LangGraph node backed by an LLM provider.
+
+    Args:
+        provider_type: ``claude_code`` (default) or ``ollama``.
+        config: The agent: ``role`` (default ``agent``), ``prompt`` (a template filled
+            from the state, default ``{task}``), ``output_key`` (default
+            ``<role>_output``), and optional ``system``, ``model``, ``temperature``.
+        provider_config: Overrides of the provider's settings from ``llm_providers``.
+
+    Raises:
+        ValueError: An unknown provider; the message lists the known ones.
+    """
+    provider_type = provider_type or "claude_code"
+    if provider_type not in PROVIDERS:
+        raise ValueError(
+            f"unknown provider {provider_type!r}; known providers: {', '.join(sorted(PROVIDERS))}"
+        )
+    config = dict(config or {})
+    role = str(config.setdefault("role", "agent"))
+    output_key = config.get("output_key") or f"{role}_output"
+    template = str(config.get("prompt") or "{task}")
+    entry = {"role": role, "provider": provider_type}
+    _INJECTED.append(entry)
+    providers: dict[int, LLMProvider] = {}  # per Lab: settings come from its config
+
+    def provider_for_lab() -> LLMProvider:
+        lab = current_lab()
+        key = id(lab)
+        if key not in providers:
+            settings: dict[str, Any] = {}
+            if lab is not None:
+                settings = getattr(lab.config.llm_providers, provider_type).model_dump()
+            settings.update(provider_config or {})
+            provider = PROVIDERS[provider_type](**settings)
+            providers[key] = provider
+            entry["provider"] = provider.get_provider_name()
+            log.info("agent %s → %s", role, provider.get_provider_name())
+        return providers[key]
+
+    async def node(state: dict[str, Any]) -> dict[str, Any]:
+        task = template.format_map(_Missing(state))
+        result = await provider_for_lab().execute_task(task, state, config)
+        update: dict[str, Any] = {output_key: result.output}
+        if result.session_id:
+            update[f"{role}_session_id"] = result.session_id
+        return update
+
+    node.__name__ = f"{role}_{provider_type}"
+    node.__qualname__ = node.__name__
+    return node
+
+
+class _Missing(dict):
+    """Fills a prompt template from the state; absent keys become empty strings."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
