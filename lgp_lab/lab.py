@@ -458,6 +458,29 @@ class Lab:
             )
         )
 
+    async def aresume(self, thread_id: str, value: Any) -> RunResult:
+        """Answer a thread waiting on ``interrupt()`` with ``value``; the thread's workflow
+        (from its checkpoints) is loaded if needed."""
+        from lgp_lab.errors import WorkflowNotFoundError
+
+        info = await self.sessions.athread(thread_id)
+        if info is None:
+            raise WorkflowNotFoundError(f"thread {thread_id!r} has no checkpoints")
+        name = info.workflow
+        target: Any = self._workflows.get(name) if name else None
+        if target is None:
+            if not name:
+                raise WorkflowNotFoundError(
+                    f"thread {thread_id!r} does not record which workflow wrote it",
+                    hint="resume it with lab.run(workflow, thread_id=..., resume=value)",
+                )
+            target = name
+        return await self.arun(target, thread_id=thread_id, resume=value)
+
+    def resume(self, thread_id: str, value: Any) -> RunResult:
+        """Sync twin of :meth:`aresume`."""
+        return self._call(self.aresume(thread_id, value))
+
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:

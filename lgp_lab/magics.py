@@ -201,6 +201,50 @@ class LgpMagics(Magics):
         )
         return handle
 
+    # ------------------------------------------------------------------ widgets
+
+    @magic_arguments()
+    @argument("workflow", nargs="?", help="only this workflow's threads")
+    @argument("-t", "--thread", help="open this thread")
+    @argument("-e", "--env", help="config environment (config/NAME.yaml)")
+    @line_magic
+    def lgp_sessions(self, line: str) -> Any:
+        """Browse threads: checkpoint timeline, state, diffs, bytes; fork, resume, delete.
+
+        Examples::
+
+            %lgp_sessions
+            %lgp_sessions basic_workflow
+        """
+        args = self._parse(self.lgp_sessions, line)
+        if args is None:
+            return None
+        from lgp_lab.kernel import get_lab
+        from lgp_lab.widgets.sessions import SessionExplorer
+
+        return SessionExplorer(get_lab(args.env), workflow=args.workflow, thread_id=args.thread)
+
+    @magic_arguments()
+    @argument("-w", "--workflow", help="only this workflow's traces")
+    @argument("-n", "--limit", type=int, default=20, help="how many recent traces")
+    @argument("-e", "--env", help="config environment (config/NAME.yaml)")
+    @line_magic
+    def lgp_traces(self, line: str) -> Any:
+        """Recent traces from the local store; a trace's spans; links to its session.
+
+        Examples::
+
+            %lgp_traces
+            %lgp_traces --workflow basic_workflow
+        """
+        args = self._parse(self.lgp_traces, line)
+        if args is None:
+            return None
+        from lgp_lab.kernel import get_lab
+        from lgp_lab.widgets.traces import TraceViewer
+
+        return TraceViewer(get_lab(args.env), workflow=args.workflow, limit=args.limit)
+
     # ------------------------------------------------------------------ helpers
 
     def _parse(self, magic: Any, line: str) -> Any:
@@ -279,7 +323,7 @@ def unload(ipython: Any) -> None:
         for event in ("pre_run_cell", "post_run_cell"):
             with contextlib.suppress(ValueError):
                 ipython.events.unregister(event, magics._flush)
-        for name in ("lgp_run", "lgp_watch", "lgp_serve"):
+        for name in ("lgp_run", "lgp_watch", "lgp_serve", "lgp_sessions", "lgp_traces"):
             ipython.magics_manager.magics["line"].pop(name, None)
         del ipython._lgp_magics
     ipython.set_custom_exc((), None)

@@ -136,6 +136,7 @@ class SqliteSessionStore:
             )
             params += [workflow, limit, offset]
         rows = await self._fetch(query, tuple(params))
+        status = await self._statuses([(r[0], r[3]) for r in rows])
         return [
             {
                 "thread_id": r[0],
@@ -143,9 +144,27 @@ class SqliteSessionStore:
                 "first_checkpoint_id": r[2],
                 "last_checkpoint_id": r[3],
                 "metadata": _json(r[4]),
+                "status": status.get(r[3], "complete"),
             }
             for r in rows
         ]
+
+    async def _statuses(self, latest: list[tuple[str, str]]) -> dict[str, str]:
+        """``interrupted`` / ``error`` for latest checkpoints with such pending writes."""
+        if not latest:
+            return {}
+        marks = ", ".join("(?, ?)" for _ in latest)
+        rows = await self._fetch(
+            f"SELECT checkpoint_id, channel FROM writes WHERE checkpoint_ns = '' "
+            f"AND (thread_id, checkpoint_id) IN (VALUES {marks}) "
+            "AND channel IN ('__error__', '__interrupt__')",
+            tuple(v for pair in latest for v in pair),
+        )
+        out: dict[str, str] = {}
+        for checkpoint_id, channel in rows:
+            if channel == "__error__" or out.get(checkpoint_id) != "error":
+                out[checkpoint_id] = "error" if channel == "__error__" else "interrupted"
+        return out
 
     async def count_threads(self, *, workflow: str | None = None) -> int:
         """How many threads (optionally of one workflow) the file holds."""
@@ -195,10 +214,34 @@ class SqliteSessionStore:
             query.format(before="" if before is None else "AND checkpoint_id < ? "),
             (*params, limit),
         )
+        nodes = await self._writers(thread_id, [r[1] for r in rows if r[1]])
         return [
-            {"checkpoint_id": r[0], "parent_checkpoint_id": r[1], "metadata": _json(r[2])}
+            {
+                "checkpoint_id": r[0],
+                "parent_checkpoint_id": r[1],
+                "metadata": _json(r[2]),
+                "nodes": nodes.get(r[1], []),
+            }
             for r in rows
         ]
+
+    async def _writers(self, thread_id: str, parents: list[str]) -> dict[str, list[str]]:
+        """Which nodes ran from each parent checkpoint (so wrote its child), from ``writes``."""
+        if not parents:
+            return {}
+        marks = ", ".join("?" for _ in parents)
+        rows = await self._fetch(
+            f"SELECT DISTINCT checkpoint_id, task_path FROM writes WHERE thread_id = ? "
+            f"AND checkpoint_ns = '' AND checkpoint_id IN ({marks})",
+            (thread_id, *parents),
+        )
+        out: dict[str, list[str]] = {}
+        for checkpoint_id, task_path in rows:
+            # task_path is "~__pregel_pull, <node>" (or a push path ending in the node).
+            name = str(task_path or "").split(", ")[-1].strip() or "?"
+            if name not in out.setdefault(checkpoint_id, []):
+                out[checkpoint_id].append(name)
+        return out
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         await self.saver.setup()

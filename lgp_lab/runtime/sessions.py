@@ -11,7 +11,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["CheckpointInfo", "Sessions", "ThreadInfo", "checkpoint_time", "visible_channels"]
+__all__ = [
+    "ChannelDiff",
+    "CheckpointInfo",
+    "Sessions",
+    "ThreadInfo",
+    "channel_bytes",
+    "checkpoint_time",
+    "diff_channels",
+    "visible_channels",
+]
 
 T = TypeVar("T")
 
@@ -28,6 +37,7 @@ class ThreadInfo:
     workflow_version: int | None = None
     environment: str | None = None
     last_checkpoint_id: str | None = None
+    status: str = "complete"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form (ISO-8601 UTC times)."""
@@ -40,6 +50,7 @@ class ThreadInfo:
             "workflow_version": self.workflow_version,
             "environment": self.environment,
             "last_checkpoint_id": self.last_checkpoint_id,
+            "status": self.status,
         }
 
 
@@ -54,10 +65,18 @@ class CheckpointInfo:
     created_at: dt.datetime | None
     workflow_version: int | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    nodes: list[str] = field(default_factory=list)
+
+    @property
+    def trace_id(self) -> str | None:
+        """The trace of the run that wrote this checkpoint."""
+        return self.metadata.get("trace_id")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form."""
         return {
+            "nodes": self.nodes,
+            "trace_id": self.trace_id,
             "checkpoint_id": self.checkpoint_id,
             "parent_checkpoint_id": self.parent_checkpoint_id,
             "step": self.step,
@@ -65,6 +84,17 @@ class CheckpointInfo:
             "created_at": _iso(self.created_at),
             "workflow_version": self.workflow_version,
         }
+
+
+@dataclass(frozen=True)
+class ChannelDiff:
+    """How one state channel changed between a checkpoint and its parent."""
+
+    channel: str
+    change: str  # added | removed | changed | unchanged
+    summary: str
+    before: Any = None
+    after: Any = None
 
 
 class Sessions:
@@ -128,6 +158,55 @@ class Sessions:
             return {}
         return visible_channels(found.checkpoint.get("channel_values", {}))
 
+    async def aparent(self, thread_id: str, checkpoint_id: str) -> str | None:
+        """The parent checkpoint id of ``checkpoint_id``."""
+        saver = await self._get_saver()
+        found = await saver.aget_tuple(_config(thread_id, checkpoint_id))
+        if found is None or found.parent_config is None:
+            return None
+        return found.parent_config["configurable"].get("checkpoint_id")
+
+    async def adiff(self, thread_id: str, checkpoint_id: str) -> list[ChannelDiff]:
+        """Per-channel changes of ``checkpoint_id`` against its parent checkpoint."""
+        after = await self.astate(thread_id, checkpoint_id)
+        parent = await self.aparent(thread_id, checkpoint_id)
+        before = await self.astate(thread_id, parent) if parent else {}
+        return diff_channels(before, after)
+
+    async def afork(
+        self, thread_id: str, checkpoint_id: str, new_thread_id: str | None = None
+    ) -> str:
+        """Copy a checkpoint (and its pending writes) into a new thread; return its id.
+
+        Running the workflow on the new thread continues from that point, leaving the
+        original thread untouched.
+        """
+        import uuid
+
+        saver = await self._get_saver()
+        found = await saver.aget_tuple(_config(thread_id, checkpoint_id))
+        if found is None:
+            raise KeyError(f"checkpoint {checkpoint_id!r} of thread {thread_id!r} not found")
+        new_thread_id = new_thread_id or f"{thread_id}-fork-{uuid.uuid4().hex[:6]}"
+        metadata = {
+            **found.metadata,
+            "source": "fork",
+            "forked_from": f"{thread_id}@{checkpoint_id}",
+            "thread_id": new_thread_id,
+        }
+        saved = await saver.aput(
+            {"configurable": {"thread_id": new_thread_id, "checkpoint_ns": ""}},
+            found.checkpoint,
+            metadata,
+            found.checkpoint.get("channel_versions", {}),
+        )
+        by_task: dict[str, list[tuple[str, Any]]] = {}
+        for task_id, channel, value in found.pending_writes or []:
+            by_task.setdefault(task_id, []).append((channel, value))
+        for task_id, writes in by_task.items():
+            await saver.aput_writes(saved, writes, task_id)
+        return new_thread_id
+
     async def adelete(self, thread_id: str) -> None:
         """Delete every checkpoint and pending write of ``thread_id``."""
         await (await self._get_saver()).adelete_thread(thread_id)
@@ -162,6 +241,14 @@ class Sessions:
         """Sync twin of :meth:`astate`."""
         return self._call(self.astate(thread_id, checkpoint_id))
 
+    def diff(self, thread_id: str, checkpoint_id: str) -> list[ChannelDiff]:
+        """Sync twin of :meth:`adiff`."""
+        return self._call(self.adiff(thread_id, checkpoint_id))
+
+    def fork(self, thread_id: str, checkpoint_id: str, new_thread_id: str | None = None) -> str:
+        """Sync twin of :meth:`afork`."""
+        return self._call(self.afork(thread_id, checkpoint_id, new_thread_id))
+
     def delete(self, thread_id: str) -> None:
         """Sync twin of :meth:`adelete`."""
         self._call(self.adelete(thread_id))
@@ -174,6 +261,65 @@ def visible_channels(values: dict[str, Any]) -> dict[str, Any]:
         for k, v in values.items()
         if not k.startswith("__") and not k.startswith("branch:") and ":" not in k
     }
+
+
+def diff_channels(before: dict[str, Any], after: dict[str, Any]) -> list[ChannelDiff]:
+    """Per-channel changes from ``before`` to ``after`` (all channels, sorted by name)."""
+    diffs = []
+    for channel in sorted(set(before) | set(after)):
+        if channel not in before:
+            diffs.append(
+                ChannelDiff(channel, "added", _describe(after[channel]), None, after[channel])
+            )
+        elif channel not in after:
+            diffs.append(ChannelDiff(channel, "removed", "removed", before[channel], None))
+        elif before[channel] == after[channel]:
+            diffs.append(ChannelDiff(channel, "unchanged", "", before[channel], after[channel]))
+        else:
+            diffs.append(
+                ChannelDiff(
+                    channel, "changed", _change(before[channel], after[channel]),
+                    before[channel], after[channel],
+                )
+            )  # fmt: skip
+    return diffs
+
+
+def channel_bytes(state: dict[str, Any]) -> dict[str, int]:
+    """Size of each channel as JSON, in bytes (where a thread's state grows)."""
+    from lgp_lab.runtime.jsonable import dumps
+
+    return {k: len(dumps(v).encode()) for k, v in state.items()}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list):
+        return f"{len(value)} items"
+    if isinstance(value, dict):
+        return f"{len(value)} keys"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _change(before: Any, after: Any) -> str:
+    if isinstance(before, list) and isinstance(after, list):
+        if after[: len(before)] == before:
+            return f"+{len(after) - len(before)} items (now {len(after)})"
+        return f"{len(before)} → {len(after)} items, rewritten"
+    if isinstance(before, dict) and isinstance(after, dict):
+        added = sorted(set(after) - set(before))
+        removed = sorted(set(before) - set(after))
+        changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
+        parts = [f"+{k}" for k in added] + [f"-{k}" for k in removed] + [f"~{k}" for k in changed]
+        return "keys " + " ".join(parts)
+    return f"{_describe(before)} → {_describe(after)}"
+
+
+def _config(thread_id: str, checkpoint_id: str | None) -> dict[str, Any]:
+    conf: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+    if checkpoint_id:
+        conf["checkpoint_id"] = checkpoint_id
+    return {"configurable": conf}
 
 
 def checkpoint_time(checkpoint_id: str | None) -> dt.datetime | None:
@@ -201,6 +347,7 @@ def _thread(row: dict[str, Any]) -> ThreadInfo:
         workflow_version=meta.get("workflow_version"),
         environment=meta.get("environment"),
         last_checkpoint_id=row["last_checkpoint_id"],
+        status=row.get("status", "complete"),
     )
 
 
@@ -214,6 +361,7 @@ def _checkpoint(row: dict[str, Any]) -> CheckpointInfo:
         created_at=checkpoint_time(row["checkpoint_id"]),
         workflow_version=meta.get("workflow_version"),
         metadata=meta,
+        nodes=row.get("nodes", []),
     )
 
 

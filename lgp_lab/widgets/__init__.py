@@ -1,0 +1,27 @@
+"""Notebook widgets: a session explorer and a trace viewer (ipywidgets).
+
+They read through the Lab's ``sessions`` and ``traces`` APIs only; no database access of
+their own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lgp_lab.widgets.sessions import SessionExplorer
+    from lgp_lab.widgets.traces import TraceViewer
+
+__all__ = ["SessionExplorer", "TraceViewer"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SessionExplorer":
+        from lgp_lab.widgets.sessions import SessionExplorer
+
+        return SessionExplorer
+    if name == "TraceViewer":
+        from lgp_lab.widgets.traces import TraceViewer
+
+        return TraceViewer
+    raise AttributeError(f"module 'lgp_lab.widgets' has no attribute {name!r}")
