@@ -90,8 +90,8 @@ class LgpMagics(Magics):
             from lgp_lab.display import result_bundle
 
             display(result_bundle(result), raw=True)
-            # The same cell's Out[] would show it again; RunResult skips that once.
-            object.__setattr__(result, "_lgp_shown_in", self.shell.execution_count)
+        # The same cell's Out[] would show it (again, or despite --quiet): skip that once.
+        object.__setattr__(result, "_lgp_shown_in", self.shell.execution_count)
         return result
 
     # ------------------------------------------------------------------ %lgp_watch

@@ -6,6 +6,18 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
+# Browser tests drive Debian's Chromium (Playwright's own browser download cannot work
+# on this network).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium for the JupyterLab browser test"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "!! chromium is missing and cannot be installed here; the browser test will fail" >&2
+  fi
+fi
+
 echo "== ruff"
 python -m ruff check .
 python -m ruff format --check .

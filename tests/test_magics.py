@@ -57,8 +57,9 @@ def test_run_shows_a_rich_display_once(shell: InteractiveShell) -> None:
     assert "v1" in bundle["text/plain"] and "You said: hello" in bundle["text/plain"]
     assert "You said" not in captured.stdout  # the Out[] echo of the same result is skipped
     with capture_output() as later:
-        shell.run_cell("r = %lgp_run basic_workflow -q")
-        shell.run_cell("r")
+        # Cells as a kernel runs them (each one its own execution count).
+        shell.run_cell("r = %lgp_run basic_workflow -q", store_history=True)
+        shell.run_cell("r", store_history=True)
     assert len(later.outputs) == 1 and "complete" in later.outputs[0].data["text/plain"]
 
 
