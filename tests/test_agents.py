@@ -182,7 +182,7 @@ def test_failing_server_start_names_the_command_and_stderr(project: Path) -> Non
 
 
 def test_agent_node_errors(project: Path) -> None:
-    with pytest.raises(ValueError, match="known providers: claude_code, ollama"):
+    with pytest.raises(ValueError, match="known providers: auto, claude_code, offline, ollama"):
         create_agent_node("gpt-9000")
     assert create_agent_node(config={"role": "writer"}).__name__ == "writer_claude_code"
     make_repos(project)

@@ -23,6 +23,7 @@ __all__ = [
     "AgentResult",
     "ClaudeCodeProvider",
     "LLMProvider",
+    "OfflineProvider",
     "OllamaProvider",
     "create_agent_node",
     "injected_agents",
@@ -199,10 +200,39 @@ class ClaudeCodeProvider(LLMProvider):
         )  # fmt: skip
 
 
+class OfflineProvider(LLMProvider):
+    """No model: a deterministic answer that says it is offline (first runs, CI, no LLM)."""
+
+    def get_provider_name(self) -> str:
+        return "offline:echo"
+
+    def get_cost_estimate(self, input_tokens: int, output_tokens: int) -> float:
+        return 0.0
+
+    async def execute_task(
+        self, task: str, state: dict[str, Any], config: dict[str, Any]
+    ) -> AgentResult:
+        started = time.time()
+        role = config.get("role", "agent")
+        words = task.split()
+        summary = " ".join(words[:40]) + (" …" if len(words) > 40 else "")
+        text = (
+            f"[offline echo backend: no LLM was called] {role} received a task of "
+            f"{len(words)} words: {summary}"
+        )
+        usage = {"input": len(words), "output": len(text.split())}
+        record_generation(
+            role, started=started, model="offline", input=task, output=text, usage=usage, cost=0.0
+        )
+        return AgentResult(output=text, model="offline", usage=usage)
+
+
 PROVIDERS: dict[str, type[LLMProvider]] = {
     "claude_code": ClaudeCodeProvider,
     "ollama": OllamaProvider,
+    "offline": OfflineProvider,
 }
+AUTO = "auto"
 
 _INJECTED: list[dict[str, str]] = []
 
@@ -220,7 +250,9 @@ def create_agent_node(
     """An async LangGraph node backed by an LLM provider.
 
     Args:
-        provider_type: ``claude_code`` (default) or ``ollama``.
+        provider_type: ``claude_code`` (default), ``ollama``, ``offline``, or ``auto``:
+            Ollama when enabled and reachable, else Claude Code over the mesh when a
+            ``repository`` is given, else the offline provider (the log says why).
         config: The agent: ``role`` (default ``agent``), ``prompt`` (a template filled
             from the state, default ``{task}``), ``output_key`` (default
             ``<role>_output``), and optional ``system``, ``model``, ``temperature``.
@@ -230,10 +262,9 @@ def create_agent_node(
         ValueError: An unknown provider; the message lists the known ones.
     """
     provider_type = provider_type or "claude_code"
-    if provider_type not in PROVIDERS:
-        raise ValueError(
-            f"unknown provider {provider_type!r}; known providers: {', '.join(sorted(PROVIDERS))}"
-        )
+    if provider_type not in PROVIDERS and provider_type != AUTO:
+        known = ", ".join(sorted([*PROVIDERS, AUTO]))
+        raise ValueError(f"unknown provider {provider_type!r}; known providers: {known}")
     config = dict(config or {})
     role = str(config.setdefault("role", "agent"))
     output_key = config.get("output_key") or f"{role}_output"
@@ -246,14 +277,17 @@ def create_agent_node(
         lab = current_lab()
         key = id(lab)
         if key not in providers:
-            settings: dict[str, Any] = {}
-            if lab is not None:
-                settings = getattr(lab.config.llm_providers, provider_type).model_dump()
-            settings.update(provider_config or {})
-            provider = PROVIDERS[provider_type](**settings)
+            if provider_type == AUTO:
+                provider, why = _auto_provider(lab, provider_config or {})
+            else:
+                settings: dict[str, Any] = {}
+                if lab is not None:
+                    settings = getattr(lab.config.llm_providers, provider_type).model_dump()
+                settings.update(provider_config or {})
+                provider, why = PROVIDERS[provider_type](**settings), ""
             providers[key] = provider
             entry["provider"] = provider.get_provider_name()
-            log.info("agent %s → %s", role, provider.get_provider_name())
+            log.info("agent %s → %s%s", role, provider.get_provider_name(), why)
         return providers[key]
 
     async def node(state: dict[str, Any]) -> dict[str, Any]:
@@ -267,6 +301,37 @@ def create_agent_node(
     node.__name__ = f"{role}_{provider_type}"
     node.__qualname__ = node.__name__
     return node
+
+
+def _auto_provider(lab: Any, overrides: dict[str, Any]) -> tuple[LLMProvider, str]:
+    """The configured provider when enabled and reachable, else offline (saying why)."""
+    providers = lab.config.llm_providers if lab is not None else None
+    if providers is not None and providers.ollama.enabled:
+        settings = {**providers.ollama.model_dump(), **overrides}
+        if _reachable(settings["base_url"]):
+            return OllamaProvider(**settings), ""
+        reason = f"Ollama at {settings['base_url']} is not reachable"
+    else:
+        reason = "no LLM provider enabled (llm_providers.ollama.enabled: false)"
+    repository = overrides.get("repository") or (
+        providers.claude_code.repository if providers is not None else None
+    )
+    if repository and (providers is None or providers.claude_code.enabled):
+        server = providers.claude_code.server if providers is not None else "mesh"
+        return ClaudeCodeProvider(repository=repository, server=server), (
+            f" (via the mesh: claude when installed, else its offline backend; {reason})"
+        )
+    return OfflineProvider(), f" ({reason}; answers are offline placeholders)"
+
+
+def _reachable(base_url: str, timeout: float = 1.0) -> bool:
+    """Whether an OpenAI-compatible endpoint answers ``GET /models`` quickly."""
+    import httpx
+
+    try:
+        return httpx.get(base_url.rstrip("/") + "/models", timeout=timeout).status_code < 500
+    except httpx.HTTPError:
+        return False
 
 
 class _Missing(dict):
