@@ -143,59 +143,16 @@ class Lab:
         return self._tracing
 
     async def _build_tracing(self) -> Any:
-        from lgp_lab import __version__
-        from lgp_lab.observability.cost import CostTracker
-        from lgp_lab.observability.tracing import Tracing
+        from lgp_lab.observability.factory import build_tracing
 
-        obs = self.config.observability
-        exporters: list[Any] = []
-        if self.config.console_traces if self._console is None else self._console:
-            from lgp_lab.observability.console import ConsoleTracer
-
-            exporters.append(ConsoleTracer())
-        local = None
-        if obs.local:
-            from lgp_lab.observability.local_store import LocalTraceStore
-
-            saver = await self.acheckpointer()
-            local = LocalTraceStore(saver.conn, saver.lock, max_length=obs.max_length)
-            await local.setup()
-            exporters.append(local)
-        langfuse = self.config.langfuse_settings()
-        if langfuse is not None:
-            from lgp_lab.observability.langfuse_exporter import LangfuseTracer
-
-            exporters.append(
-                LangfuseTracer(
-                    **langfuse,
-                    environment=self.environment,
-                    max_length=obs.max_length,
-                    flush_timeout=obs.langfuse.flush_timeout_s,
-                    warn=lambda message: self.warn(message),
-                )
-            )
-        if not exporters:
-            return None
-        cost = CostTracker(
-            self.config.cost.cost_model,
-            self.config.cost.monthly_cost,
-            local.count_since if local is not None else None,
-        )
-        return Tracing(
-            exporters,
-            base_metadata={"runtime_version": __version__, "repository": self.config.repository},
-            cost=cost,
+        saver = await self.acheckpointer() if self.config.observability.local else None
+        return await build_tracing(
+            self.config,
+            conn=getattr(saver, "conn", None),
+            lock=getattr(saver, "lock", None),
+            console=self._console,
             warn=lambda message: self.warn(message),
         )
-
-    @property
-    def mcp(self) -> Any:
-        """The Lab's MCP client sessions (``mcp.servers`` in the config), started lazily."""
-        if self._mcp is None:
-            from lgp_lab.agents.mcp_client import McpSessions
-
-            self._mcp = McpSessions(self.config)
-        return self._mcp
 
     async def _atrace_store(self) -> Any:
         tracing = await self.atracing()

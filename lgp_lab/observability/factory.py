@@ -1,0 +1,72 @@
+"""Build the run tracer a config asks for: console, local store, Langfuse."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from lgp_lab.observability.tracing import Tracing
+
+__all__ = ["build_tracing"]
+
+
+async def build_tracing(
+    config: Any,
+    *,
+    conn: Any = None,
+    lock: asyncio.Lock | None = None,
+    console: bool | None = None,
+    warn: Callable[[str], None],
+) -> Tracing | None:
+    """The tracer for ``config`` (``None`` when every exporter is off).
+
+    Args:
+        config: The Lab's configuration.
+        conn: The checkpointer's ``aiosqlite`` connection, for the local trace store.
+        lock: The lock serializing that connection.
+        console: Overrides ``observability.console`` (notebooks pass False).
+        warn: Where exporter problems are reported.
+    """
+    from lgp_lab import __version__
+    from lgp_lab.observability.cost import CostTracker
+
+    obs = config.observability
+    exporters: list[Any] = []
+    if config.console_traces if console is None else console:
+        from lgp_lab.observability.console import ConsoleTracer
+
+        exporters.append(ConsoleTracer())
+    local = None
+    if obs.local and conn is not None and lock is not None:
+        from lgp_lab.observability.local_store import LocalTraceStore
+
+        local = LocalTraceStore(conn, lock, max_length=obs.max_length)
+        await local.setup()
+        exporters.append(local)
+    langfuse = config.langfuse_settings()
+    if langfuse is not None:
+        from lgp_lab.observability.langfuse_exporter import LangfuseTracer
+
+        exporters.append(
+            LangfuseTracer(
+                **langfuse,
+                environment=config.environment,
+                max_length=obs.max_length,
+                flush_timeout=obs.langfuse.flush_timeout_s,
+                warn=warn,
+            )
+        )
+    if not exporters:
+        return None
+    cost = CostTracker(
+        config.cost.cost_model,
+        config.cost.monthly_cost,
+        local.count_since if local is not None else None,
+    )
+    return Tracing(
+        exporters,
+        base_metadata={"runtime_version": __version__, "repository": config.repository},
+        cost=cost,
+        warn=warn,
+    )
