@@ -154,6 +154,15 @@ class Lab:
             warn=lambda message: self.warn(message),
         )
 
+    @property
+    def mcp(self) -> Any:
+        """The Lab's MCP client sessions (``mcp.servers`` in the config), started lazily."""
+        if self._mcp is None:
+            from lgp_lab.agents.mcp_client import McpSessions
+
+            self._mcp = McpSessions(self.config)
+        return self._mcp
+
     async def _atrace_store(self) -> Any:
         tracing = await self.atracing()
         return tracing.exporter("local") if tracing is not None else None
