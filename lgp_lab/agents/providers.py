@@ -79,7 +79,7 @@ class OllamaProvider(LLMProvider):
     ) -> None:
         self.base_url = base_url
         self.model = default_model
-        self.api_key = api_key or "ollama"  # the SDK refuses to start without one
+        self.api_key = api_key
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self._client: Any = None
@@ -96,13 +96,13 @@ class OllamaProvider(LLMProvider):
         import openai
 
         if self._client is None:
-            import httpx
+            from lgp_lab.agents.openai_client import openai_client
 
-            self._client = openai.AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=self.api_key,
-                timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
-                max_retries=1,
+            self._client = openai_client(
+                self.base_url,
+                self.api_key,
+                timeout_s=self.timeout_s,
+                connect_timeout_s=self.connect_timeout_s,
             )
         model = config.get("model") or self.model
         messages = []

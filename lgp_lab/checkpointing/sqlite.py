@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ class RunCapture:
 
     thread_id: str
     checkpoint_id: str | None = None
-    extra_metadata: dict[str, Any] = field(default_factory=dict)
 
 
 # Set by the runner around one execution; tasks LangGraph spawns inherit it.
@@ -45,8 +44,6 @@ class LabSqliteSaver(AsyncSqliteSaver):
 
     async def aput(self, config, checkpoint, metadata, new_versions):  # type: ignore[override]
         capture = current_run.get()
-        if capture is not None and capture.extra_metadata:
-            metadata = {**metadata, **capture.extra_metadata}
         saved = await super().aput(config, checkpoint, metadata, new_versions)
         if capture is not None:
             conf = saved.get("configurable", {})

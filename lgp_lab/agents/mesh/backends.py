@@ -168,14 +168,9 @@ class LLMBackend(Backend):
         import openai
 
         if self._client is None:
-            import httpx
+            from lgp_lab.agents.openai_client import openai_client
 
-            self._client = openai.AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=self.api_key,
-                timeout=httpx.Timeout(self.timeout_s, connect=3.0),
-                max_retries=1,
-            )
+            self._client = openai_client(self.base_url, self.api_key, timeout_s=self.timeout_s)
         messages: list[dict[str, Any]] = [
             {
                 "role": "system",
