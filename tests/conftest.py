@@ -15,6 +15,10 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# Fails tests marked `loop_watchdog` (or listed in its WATCHED_MODULES) whose engine loop
+# was blocked > 100 ms; see tests/loop_watchdog.py.
+pytest_plugins = ["loop_watchdog"]
+
 
 def write(path: Path, text: str) -> Path:
     """Write dedented ``text`` to ``path`` (creating folders)."""

@@ -291,3 +291,142 @@ def shutil_copy(src: Path, dest_dir: Path) -> None:
     import shutil
 
     shutil.copy(src, dest_dir / src.name)
+
+
+# --------------------------------------------------------------------------- issue 14
+
+AUTO_FLOW = """
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+from lgp_lab.agents import create_agent_node
+
+class S(TypedDict, total=False):
+    task: str
+    agent_output: str
+
+workflow = StateGraph(S)
+workflow.add_node("agent", create_agent_node("auto"))
+workflow.add_edge(START, "agent")
+workflow.add_edge("agent", END)
+"""
+
+
+def _ollama_config(project: Path, base_url: str) -> None:
+    write(
+        project / "config" / "experiment.yaml",
+        f"""
+        llm_providers:
+          ollama:
+            enabled: true
+            base_url: {base_url}/v1
+            default_model: tiny
+        """,
+    )
+
+
+def test_auto_provider_probe_never_blocks_the_engine_loop(project: Path, loop_watchdog) -> None:
+    from fakes.blackhole import BlackHole
+
+    write(project / "auto_flow.py", AUTO_FLOW)
+    with BlackHole() as hole:
+        _ollama_config(project, hole.url)
+        with Lab(root=project) as lab:
+            result = lab.run("auto_flow.py", {"task": "hello"})
+    assert result.state["agent_output"].startswith("[offline echo backend")
+    assert loop_watchdog.pings > 0
+    assert not loop_watchdog.violations, loop_watchdog.report()
+
+
+def test_provider_is_per_lab_closed_with_it_and_not_kept(project: Path) -> None:
+    import gc
+    import weakref
+
+    made: list[weakref.ref] = []
+    original = OllamaProvider.__init__
+
+    def tracking_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    write(project / "auto_flow.py", AUTO_FLOW.replace('"auto"', '"ollama"'))
+    with FakeOpenAI(lambda req: "first") as one, FakeOpenAI(lambda req: "second") as two:
+        OllamaProvider.__init__ = tracking_init  # type: ignore[method-assign]
+        try:
+            _ollama_config(project, one.base_url.removesuffix("/v1"))
+            lab = Lab(root=project)
+            assert lab.run("auto_flow.py", {"task": "a"}).state["agent_output"] == "first"
+            provider = made[0]()
+            client = provider._client
+            lab.close()
+            assert client.is_closed(), "the provider's AsyncOpenAI client outlived its Lab"
+            del lab, provider, client
+            gc.collect()
+            assert made[0]() is None, "the provider cache kept a closed Lab's provider"
+            # A new Lab reads its own config, whatever id() it gets.
+            _ollama_config(project, two.base_url.removesuffix("/v1"))
+            with Lab(root=project) as lab:
+                assert lab.run("auto_flow.py", {"task": "b"}).state["agent_output"] == "second"
+        finally:
+            OllamaProvider.__init__ = original  # type: ignore[method-assign]
+
+
+def test_reloading_a_workflow_does_not_grow_the_agent_registry(project: Path) -> None:
+    from lgp_lab.agents.providers import injected_agents
+
+    flow = write(project / "auto_flow.py", AUTO_FLOW)
+    with Lab(root=project) as lab:
+        lab.run(str(flow), {"task": "x"})
+        before = len(injected_agents())
+        for i in range(5):
+            write(flow, AUTO_FLOW + f"\n# edit {i}\n")
+            lab.reload(lab.load(str(flow)))
+        assert len(injected_agents()) == before
+
+
+def test_mcp_server_start_leaks_no_file_descriptor(project: Path) -> None:
+    make_repos(project)
+    mesh_config(project)
+
+    def open_logs() -> list[str]:
+        targets = []
+        for fd in Path("/proc/self/fd").iterdir():
+            try:
+                targets.append(os.readlink(fd))
+            except OSError:  # closed while listing
+                continue
+        return [t for t in targets if "lgp-mcp-" in t]
+
+    with Lab(root=project) as lab:
+        for _ in range(3):
+            lab.engine.call(lab.mcp.session("mesh"))
+            lab.engine.call(lab.mcp.aclose())
+        assert open_logs() == [], "each MCP server start left its stderr log file open"
+
+
+def test_claude_code_node_without_the_agents_extra_is_one_immediate_line(
+    project: Path, tmp_path: Path
+) -> None:
+    blocker = write(
+        tmp_path / "nomcp" / "sitecustomize.py",
+        """
+        import sys
+        sys.modules["mcp"] = None  # as if `pip install lgp-lab` without [agents]
+        sys.modules["openai"] = None
+        """,
+    )
+    make_repos(project)
+    write(project / "parallel.py", PARALLEL)
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(blocker.parent), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "lgp_lab", "run", "parallel.py", "-i", '{"task": "x"}'],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert 'pip install "lgp-lab[agents]"' in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "never retrieved" not in proc.stderr, proc.stderr
+    assert "no answer within" not in proc.stderr, proc.stderr

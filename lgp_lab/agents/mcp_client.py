@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lgp_lab.agents.extras import require_extra
 from lgp_lab.errors import LgpError
 
 __all__ = ["McpServerError", "McpSessions"]
@@ -33,7 +34,9 @@ class _Server:
         self.settings = settings
         self.cwd = Path(settings.cwd) if settings.cwd else cwd
         self.session: Any = None
-        self.errlog_path = Path(tempfile.mkstemp(prefix=f"lgp-mcp-{name}-", suffix=".log")[1])
+        fd, errlog = tempfile.mkstemp(prefix=f"lgp-mcp-{name}-", suffix=".log")
+        os.close(fd)  # reopened by _run for the subprocess; keeping it would leak one per start
+        self.errlog_path = Path(errlog)
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -83,16 +86,16 @@ class _Server:
         self.session = None
 
     async def _run(self) -> None:
-        from mcp import ClientSession, StdioServerParameters
-        from mcp.client.stdio import get_default_environment, stdio_client
-
-        params = StdioServerParameters(
-            command=self.settings.command,
-            args=list(self.settings.args),
-            env={**get_default_environment(), **self.settings.env},
-            cwd=str(self.cwd),
-        )
         try:
+            from mcp import ClientSession, StdioServerParameters
+            from mcp.client.stdio import get_default_environment, stdio_client
+
+            params = StdioServerParameters(
+                command=self.settings.command,
+                args=list(self.settings.args),
+                env={**get_default_environment(), **self.settings.env},
+                cwd=str(self.cwd),
+            )
             # A real file, not a pipe: captured-output runners (nbval) break pipes.
             with open(self.errlog_path, "a", encoding="utf-8") as errlog:
                 async with (
@@ -118,7 +121,13 @@ class McpSessions:
         self._lock: asyncio.Lock | None = None
 
     async def session(self, name: str) -> Any:
-        """The open client session of server ``name``, starting it if needed."""
+        """The open client session of server ``name``, starting it if needed.
+
+        Raises:
+            MissingExtraError: The ``mcp`` package is not installed (``[agents]`` extra).
+            McpServerError: The server did not start; the message has its stderr.
+        """
+        require_extra("mcp", "agents", "MCP servers (Claude Code nodes, the mesh)")
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:

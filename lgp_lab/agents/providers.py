@@ -8,8 +8,10 @@ writes the answer to the state. Provider settings come from the running Lab's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +21,6 @@ from lgp_lab.errors import LgpError
 from lgp_lab.runtime.context import current_lab, record_generation
 
 __all__ = [
-    "PROVIDERS",
     "AgentResult",
     "ClaudeCodeProvider",
     "LLMProvider",
@@ -60,6 +61,9 @@ class LLMProvider(ABC):
     def get_cost_estimate(self, input_tokens: int, output_tokens: int) -> float:
         """The marginal cost in USD of a call with these token counts."""
 
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
+        """Release what the provider holds (HTTP clients); called when its Lab closes."""
+
 
 class OllamaProvider(LLMProvider):
     """Any OpenAI-compatible endpoint through the official ``openai`` SDK; Ollama by default.
@@ -87,12 +91,21 @@ class OllamaProvider(LLMProvider):
     def get_provider_name(self) -> str:
         return f"ollama:{self.model}"
 
+    async def aclose(self) -> None:
+        """Close the SDK client and its connection pool."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
     def get_cost_estimate(self, input_tokens: int, output_tokens: int) -> float:
         return 0.0
 
     async def execute_task(
         self, task: str, state: dict[str, Any], config: dict[str, Any]
     ) -> AgentResult:
+        from lgp_lab.agents.extras import require_extra
+
+        require_extra("openai", "agents", "Ollama agent nodes")
         import openai
 
         if self._client is None:
@@ -227,19 +240,25 @@ class OfflineProvider(LLMProvider):
         return AgentResult(output=text, model="offline", usage=usage)
 
 
-PROVIDERS: dict[str, type[LLMProvider]] = {
-    "claude_code": ClaudeCodeProvider,
-    "ollama": OllamaProvider,
-    "offline": OfflineProvider,
-}
 AUTO = "auto"
+_PROBE_TIMEOUT_S = 1.0
 
-_INJECTED: list[dict[str, str]] = []
+# The agents created in this process, by (defining file, role): a reload that
+# recreates a node replaces its entry instead of adding one.
+_INJECTED: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PROVIDERS":  # kept for callers of the former hard-coded mapping
+        from lgp_lab.agents.registry import providers
+
+        return providers()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def injected_agents() -> list[dict[str, str]]:
     """The agents created in this process with their provider (``provider:model`` once run)."""
-    return [dict(a) for a in _INJECTED]
+    return [dict(a) for a in _INJECTED.values()]
 
 
 def create_agent_node(
@@ -250,7 +269,8 @@ def create_agent_node(
     """An async LangGraph node backed by an LLM provider.
 
     Args:
-        provider_type: ``claude_code`` (default), ``ollama``, ``offline``, or ``auto``:
+        provider_type: ``claude_code`` (default), ``ollama``, ``offline``, any provider a
+            package registers under the ``lgp_lab.providers`` entry point, or ``auto``:
             Ollama when enabled and reachable, else Claude Code over the mesh when a
             ``repository`` is given, else the offline provider (the log says why).
         config: The agent: ``role`` (default ``agent``), ``prompt`` (a template filled
@@ -258,41 +278,45 @@ def create_agent_node(
             ``<role>_output``), and optional ``system``, ``model``, ``temperature``.
         provider_config: Overrides of the provider's settings from ``llm_providers``.
 
+    Each Lab that runs the node gets its own provider (settings come from its config),
+    closed when that Lab closes.
+
     Raises:
         ValueError: An unknown provider; the message lists the known ones.
     """
+    from lgp_lab.agents.registry import providers as registered
+
     provider_type = provider_type or "claude_code"
-    if provider_type not in PROVIDERS and provider_type != AUTO:
-        known = ", ".join(sorted([*PROVIDERS, AUTO]))
+    classes = registered()
+    if provider_type not in classes and provider_type != AUTO:
+        known = ", ".join(sorted([*classes, AUTO]))
         raise ValueError(f"unknown provider {provider_type!r}; known providers: {known}")
     config = dict(config or {})
     role = str(config.setdefault("role", "agent"))
     output_key = config.get("output_key") or f"{role}_output"
     template = str(config.get("prompt") or "{task}")
     entry = {"role": role, "provider": provider_type}
-    _INJECTED.append(entry)
-    providers: dict[int, LLMProvider] = {}  # per Lab: settings come from its config
+    _INJECTED[(_caller_file(), role)] = entry
+    cache = _ProviderCache()
 
-    def provider_for_lab() -> LLMProvider:
-        lab = current_lab()
-        key = id(lab)
-        if key not in providers:
-            if provider_type == AUTO:
-                provider, why = _auto_provider(lab, provider_config or {})
-            else:
-                settings: dict[str, Any] = {}
-                if lab is not None:
-                    settings = getattr(lab.config.llm_providers, provider_type).model_dump()
-                settings.update(provider_config or {})
-                provider, why = PROVIDERS[provider_type](**settings), ""
-            providers[key] = provider
-            entry["provider"] = provider.get_provider_name()
-            log.info("agent %s → %s%s", role, provider.get_provider_name(), why)
-        return providers[key]
+    async def build(lab: Any) -> LLMProvider:
+        if provider_type == AUTO:
+            provider, why = await _auto_provider(lab, provider_config or {})
+        else:
+            settings: dict[str, Any] = {}
+            section = getattr(lab.config.llm_providers, provider_type, None) if lab else None
+            if section is not None:
+                settings = section.model_dump()
+            settings.update(provider_config or {})
+            provider, why = classes[provider_type](**settings), ""
+        entry["provider"] = provider.get_provider_name()
+        log.info("agent %s → %s%s", role, provider.get_provider_name(), why)
+        return provider
 
     async def node(state: dict[str, Any]) -> dict[str, Any]:
         task = template.format_map(_Missing(state))
-        result = await provider_for_lab().execute_task(task, state, config)
+        provider = await cache.get(current_lab(), build)
+        result = await provider.execute_task(task, state, config)
         update: dict[str, Any] = {output_key: result.output}
         if result.session_id:
             update[f"{role}_session_id"] = result.session_id
@@ -303,12 +327,56 @@ def create_agent_node(
     return node
 
 
-def _auto_provider(lab: Any, overrides: dict[str, Any]) -> tuple[LLMProvider, str]:
+class _ProviderCache:
+    """One provider per Lab, held weakly by the Lab and closed when it closes.
+
+    Keyed by the Lab object (not ``id(lab)``, which a new Lab can reuse), so a closed
+    and collected Lab leaves nothing behind.
+    """
+
+    def __init__(self) -> None:
+        self._by_lab: weakref.WeakKeyDictionary[Any, LLMProvider] = weakref.WeakKeyDictionary()
+        self._no_lab: LLMProvider | None = None
+
+    async def get(self, lab: Any, build: Callable[[Any], Awaitable[LLMProvider]]) -> LLMProvider:
+        cached = self._no_lab if lab is None else self._by_lab.get(lab)
+        if cached is not None:
+            return cached
+        provider = await build(lab)
+        cached = self._no_lab if lab is None else self._by_lab.get(lab)
+        if cached is not None:  # a concurrent run built one first: keep that one
+            await provider.aclose()
+            return cached
+        if lab is None:
+            self._no_lab = provider
+        else:
+            self._by_lab[lab] = provider
+            lab.on_close(_closer(weakref.ref(lab), provider))
+        return provider
+
+
+def _closer(lab_ref: weakref.ReferenceType[Any], provider: LLMProvider) -> Callable[[], None]:
+    def close() -> None:
+        lab = lab_ref()
+        if lab is not None and lab.engine.running and not lab.engine.in_loop_thread():
+            lab.engine.call(provider.aclose(), timeout=2.0)
+
+    return close
+
+
+def _caller_file() -> str:
+    import sys
+
+    frame = sys._getframe(2)  # the code that called create_agent_node
+    return str(frame.f_globals.get("__file__") or frame.f_globals.get("__name__") or "?")
+
+
+async def _auto_provider(lab: Any, overrides: dict[str, Any]) -> tuple[LLMProvider, str]:
     """The configured provider when enabled and reachable, else offline (saying why)."""
     providers = lab.config.llm_providers if lab is not None else None
     if providers is not None and providers.ollama.enabled:
         settings = {**providers.ollama.model_dump(), **overrides}
-        if _reachable(settings["base_url"]):
+        if await _reachable(settings["base_url"]):
             return OllamaProvider(**settings), ""
         reason = f"Ollama at {settings['base_url']} is not reachable"
     else:
@@ -324,13 +392,19 @@ def _auto_provider(lab: Any, overrides: dict[str, Any]) -> tuple[LLMProvider, st
     return OfflineProvider(), f" ({reason}; answers are offline placeholders)"
 
 
-def _reachable(base_url: str, timeout: float = 1.0) -> bool:
-    """Whether an OpenAI-compatible endpoint answers ``GET /models`` quickly."""
+async def _reachable(base_url: str, timeout: float = _PROBE_TIMEOUT_S) -> bool:
+    """Whether an OpenAI-compatible endpoint answers ``GET /models`` within ``timeout``.
+
+    Async with one overall bound: the probe runs inside a node on the engine loop, where
+    a blocking request would stall every other run and HTTP request with it.
+    """
     import httpx
 
     try:
-        return httpx.get(base_url.rstrip("/") + "/models", timeout=timeout).status_code < 500
-    except httpx.HTTPError:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await asyncio.wait_for(client.get(base_url.rstrip("/") + "/models"), timeout)
+        return response.status_code < 500
+    except (httpx.HTTPError, TimeoutError, OSError):
         return False
 
 

@@ -165,6 +165,12 @@ class LLMBackend(Backend):
         self._client: Any = None
 
     async def run(self, repo: Path, task: str, session: MeshSession) -> str:
+        from lgp_lab.agents.extras import MissingExtraError, require_extra
+
+        try:
+            require_extra("openai", "agents", "the mesh's llm backend")
+        except MissingExtraError as exc:
+            raise BackendError(exc.message) from None
         import openai
 
         if self._client is None:

@@ -22,6 +22,9 @@ __all__ = ["build_server", "serve_stdio"]
 
 def build_server(root: Path, backend: Backend) -> Any:
     """The MCP server for repositories under ``root``, answering through ``backend``."""
+    from lgp_lab.agents.extras import require_extra
+
+    require_extra("mcp", "agents", "the mesh server")
     from mcp.server.mcpserver import MCPServer
     from mcp.types import CallToolResult, TextContent
 
