@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import write
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -205,3 +206,65 @@ def test_mesh_refuses_a_missing_root(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _tests_on_path() -> None:
     sys.path.insert(0, str(Path(__file__).parent))
+
+
+def _plugin_dist(root: Path) -> Path:
+    """A tiny installed distribution (a .dist-info on sys.path) declaring both groups."""
+    write(
+        root / "lgp_plugin_demo.py",
+        """
+        from lgp_lab.agents.mesh.backends import Backend
+        from lgp_lab.agents.providers import AgentResult, LLMProvider
+
+        class ShoutProvider(LLMProvider):
+            def __init__(self, **settings):
+                self.settings = settings
+            def get_provider_name(self):
+                return "shout:v1"
+            def get_cost_estimate(self, input_tokens, output_tokens):
+                return 0.0
+            async def execute_task(self, task, state, config):
+                return AgentResult(output=task.upper(), model="shout")
+
+        class ReverseBackend(Backend):
+            name = "reverse"
+            async def run(self, repo, task, session):
+                return task[::-1]
+        """,
+    )
+    info = root / "lgp_plugin_demo-0.1.dist-info"
+    write(info / "METADATA", "Name: lgp-plugin-demo\nVersion: 0.1\n")
+    write(
+        info / "entry_points.txt",
+        """
+        [lgp_lab.providers]
+        shout = lgp_plugin_demo:ShoutProvider
+
+        [lgp_lab.mesh_backends]
+        reverse = lgp_plugin_demo:ReverseBackend
+        """,
+    )
+    return root
+
+
+def test_providers_and_backends_are_entry_points(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from lgp_lab.agents import create_agent_node
+    from lgp_lab.agents.mesh.backends import MeshSession, make_backend
+    from lgp_lab.agents.registry import mesh_backends, providers
+
+    monkeypatch.syspath_prepend(str(_plugin_dist(tmp_path / "site")))
+    assert {"claude_code", "ollama", "offline", "shout"} <= set(providers())
+    node = create_agent_node("shout", {"role": "crier"})
+    assert asyncio.run(node({"task": "hello"})) == {"crier_output": "HELLO"}
+    backend = make_backend("reverse")
+    assert asyncio.run(backend.run(project, "abc", MeshSession("s", "r"))) == "cba"
+    with pytest.raises(ValueError, match="known: auto, claude, echo, llm, reverse"):
+        make_backend("nope")
+    # An install whose entry-point metadata is stale still finds the built-ins.
+    monkeypatch.setattr("lgp_lab.agents.registry.entry_points", lambda group: [])
+    assert set(providers()) == {"claude_code", "ollama", "offline"}
+    assert set(mesh_backends()) == {"echo", "claude", "llm"}

@@ -55,6 +55,15 @@ class Backend(ABC):
     async def run(self, repo: Path, task: str, session: MeshSession) -> str:
         """The answer text."""
 
+    @classmethod
+    def from_options(cls, **options: Any) -> Backend:
+        """The backend for ``lgp-lab mesh`` options (``claude_command``, ``llm_model``, ...).
+
+        Backends registered under the ``lgp_lab.mesh_backends`` entry point are built
+        through this; override it to read the options a backend needs.
+        """
+        return cls()
+
 
 class EchoBackend(Backend):
     """Offline: describes the repository and the task; no model is called."""
@@ -85,6 +94,10 @@ class ClaudeCliBackend(Backend):
     def __init__(self, command: str = "claude", timeout_s: float = 600.0) -> None:
         self.command = command
         self.timeout_s = timeout_s
+
+    @classmethod
+    def from_options(cls, **options: Any) -> Backend:
+        return cls(command=options.get("claude_command") or "claude")
 
     async def run(self, repo: Path, task: str, session: MeshSession) -> str:
         args = [self.command, "-p", task, "--output-format", "json"]
@@ -164,6 +177,13 @@ class LLMBackend(Backend):
         self.timeout_s = timeout_s
         self._client: Any = None
 
+    @classmethod
+    def from_options(cls, **options: Any) -> Backend:
+        return cls(
+            base_url=options.get("llm_base_url") or "http://localhost:11434/v1",
+            model=options.get("llm_model") or "llama3.2",
+        )
+
     async def run(self, repo: Path, task: str, session: MeshSession) -> str:
         from lgp_lab.agents.extras import MissingExtraError, require_extra
 
@@ -238,16 +258,20 @@ def _tool(repo: Path, call: Any) -> str:
 
 
 def make_backend(name: str, **options: Any) -> Backend:
-    """A backend by name; ``auto`` is the claude CLI when installed, else ``echo``."""
+    """A backend by name; ``auto`` is the claude CLI when installed, else ``echo``.
+
+    Names come from the ``lgp_lab.mesh_backends`` entry points (the built-ins ``echo``,
+    ``claude`` and ``llm`` are registered there too).
+
+    Raises:
+        ValueError: An unknown name; the message lists the known ones.
+    """
+    from lgp_lab.agents.registry import mesh_backends
+
     if name == "auto":
         name = "claude" if shutil.which(options.get("claude_command") or "claude") else "echo"
-    if name == "echo":
-        return EchoBackend()
-    if name == "claude":
-        return ClaudeCliBackend(command=options.get("claude_command") or "claude")
-    if name == "llm":
-        return LLMBackend(
-            base_url=options.get("llm_base_url") or "http://localhost:11434/v1",
-            model=options.get("llm_model") or "llama3.2",
-        )
-    raise ValueError(f"unknown mesh backend {name!r}; known: auto, echo, claude, llm")
+    backends = mesh_backends()
+    if name not in backends:
+        known = ", ".join(["auto", *sorted(backends)])
+        raise ValueError(f"unknown mesh backend {name!r}; known: {known}")
+    return backends[name].from_options(**options)
