@@ -293,9 +293,7 @@ CORPUS_PROGRAMS: tuple[Program, ...] = (
             # The template's own "medium" test conversation, on one thread.
             Call(
                 input={
-                    "messages": [
-                        ["user", "Hi, I'm Bob and I enjoy playing tennis. Remember this."]
-                    ]
+                    "messages": [["user", "Hi, I'm Bob and I enjoy playing tennis. Remember this."]]
                 },
                 context={"user_id": "test-user"},
             ),

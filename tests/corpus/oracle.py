@@ -196,9 +196,7 @@ def graph_of(program: Program, module: Any) -> Any:
     for name in ("graph", "app"):
         if isinstance(getattr(module, name, None), Pregel | StateGraph):
             return getattr(module, name)
-    found = [
-        v for k, v in vars(module).items() if not k.startswith("_") and isinstance(v, Pregel)
-    ]
+    found = [v for k, v in vars(module).items() if not k.startswith("_") and isinstance(v, Pregel)]
     assert len(found) == 1, f"{program.id}: say which graph ({found})"
     return found[0]
 
