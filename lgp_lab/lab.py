@@ -25,6 +25,7 @@ from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.sessions import Sessions
 from lgp_lab.runtime.traces import Traces
 from lgp_lab.runtime.workflow import Workflow
+from lgp_lab.runtime.workflows import WorkflowSet
 
 __all__ = ["Lab", "RunListener"]
 
@@ -57,25 +58,33 @@ class Lab:
         root: str | Path | None = None,
         console: bool | None = None,
     ) -> None:
-        self.config = config or load_config(env, Path(root) if root is not None else None)
+        start = Path(root) if root is not None else None
+        self.config = config or load_config(env, start)
+        self.project = _find_project(self.config, start)
         self._console = console
         self.engine = EngineLoop()
         self._saver: Any = None
         self._store: Any = None
+        self._session_store: Any = None
         self._ready: asyncio.Lock | None = None
-        self._load_lock: asyncio.Lock | None = None
-        self._workflows: dict[str, Workflow] = {}
-        self._targets: dict[str, Workflow] = {}
-        self._origins: dict[str, Any] = {}
         self._listeners: list[RunListener] = []
         self._watches: dict[str, WatchHandle] = {}
         self._closers: list[Callable[[], None]] = []
+        self._runs: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._tracing: Any = None
         self._mcp: Any = None
         self._tracing_ready = False
         self.warn: Callable[[str], None] = _warn_stderr
-        self.sessions = Sessions(self._astore, self.acheckpointer, self._call)
+        self._workflows = WorkflowSet(
+            self.config,
+            self.project,
+            checkpointer=self.acheckpointer,
+            store=self.astore,
+            warn=lambda message: self.warn(message),
+            settle=self._settle,
+        )
+        self.sessions = Sessions(self._asession_store, self.acheckpointer, self._call)
         self.traces = Traces(self._atrace_store, self._call)
         # aiosqlite's worker thread is not a daemon: close on interpreter exit.
         atexit.register(_close_at_exit, weakref.ref(self))
@@ -100,7 +109,16 @@ class Lab:
     @property
     def workflows(self) -> dict[str, Workflow]:
         """Loaded workflows by name."""
-        return dict(self._workflows)
+        return self._workflows.snapshot()
+
+    def project_graphs(self) -> dict[str, str]:
+        """Every workflow the project declares, name -> description: the graphs of its
+        ``langgraph.json`` and the entries of ``workflows/config.yaml``.
+
+        Raises:
+            ConfigError: One name is declared twice for different files.
+        """
+        return {name: e.description for name, e in self._workflows.declared().items()}
 
     @property
     def closed(self) -> bool:
@@ -125,12 +143,38 @@ class Lab:
                     self._saver = await create_checkpointer(self.config)
         return self._saver
 
-    async def _astore(self) -> Any:
+    async def astore(self) -> Any:
+        """The persistent LangGraph store (``BaseStore``) every workflow is given.
+
+        Nodes reach it as a ``store`` parameter, ``runtime.store`` or ``get_store()``;
+        items persist in the project's SQLite file across runs and processes.
+        """
         if self._store is None:
+            await self.acheckpointer()
+            async with self._ready_lock():
+                if self._store is None:
+                    self._check_open()
+                    from lgp_lab.checkpointing.store import open_sqlite_store
+
+                    self._store = await open_sqlite_store(
+                        self.config.checkpoint_path,
+                        settings=self.project.store if self.project else None,
+                        busy_timeout_ms=self.config.checkpoint.busy_timeout_ms,
+                        project_root=self.project.root if self.project else self.root,
+                    )
+        return self._store
+
+    @property
+    def store(self) -> Any:
+        """Sync access to :meth:`astore` (opened on first use)."""
+        return self._call(self.astore())
+
+    async def _asession_store(self) -> Any:
+        if self._session_store is None:
             from lgp_lab.checkpointing import session_store_for
 
-            self._store = session_store_for(await self.acheckpointer())
-        return self._store
+            self._session_store = session_store_for(await self.acheckpointer())
+        return self._session_store
 
     async def atracing(self) -> Any:
         """The run tracer per the observability config (built on first use), or ``None``."""
@@ -179,25 +223,20 @@ class Lab:
     # ------------------------------------------------------------------ workflows
 
     async def aload(self, target: Any, *, name: str | None = None) -> Workflow:
-        """Load a workflow (a path, a registered name, a graph object or a Workflow).
+        """Load a workflow: a ``.py`` path (``path.py:attr`` names the graph), a
+        ``langgraph.json`` graph id or path, a ``workflows/config.yaml`` name, a graph
+        object (StateGraph, compiled graph, ``@entrypoint``, graph factory) or a Workflow.
 
         A file already loaded is reused, and reloaded if it changed on disk since.
 
         Raises:
             WorkflowNotFoundError: The target names nothing.
-            WorkflowLoadError: The file does not import or compile.
+            WorkflowLoadError: The file does not import or holds no usable graph.
         """
         self._check_open()
-        if isinstance(target, Workflow):
-            return target
-        if isinstance(target, str | Path):
-            key = str(target)
-            cached = self._targets.get(key)
-            if cached is not None and self._workflows.get(cached.name) is cached:
-                await self._refresh_if_stale(cached)
-                return cached
-            return await self._load_file(key)
-        return await self._load_object(target, name)
+        if not self._on_engine():
+            return await self._hop(self.aload(target, name=name))
+        return await self._workflows.aload(target, name=name)
 
     def load(self, target: Any, *, name: str | None = None) -> Workflow:
         """Sync twin of :meth:`aload`."""
@@ -209,22 +248,14 @@ class Lab:
         The new graph is built and compiled completely before the swap; on any error
         the previous version stays live and the error (with file and line) is raised.
         """
-        from lgp_lab.runtime.loader import compile_builder, load_source
+        if not self._on_engine():
+            return await self._hop(self.areload(workflow))
+        wf = self._workflows.get(workflow) if isinstance(workflow, str) else workflow
+        if wf is None:
+            from lgp_lab.errors import WorkflowNotFoundError
 
-        wf = self._workflows[workflow] if isinstance(workflow, str) else workflow
-        if wf.source is None:
-            raise ValueError(f"workflow {wf.name!r} was defined in a notebook, not a file")
-        async with self._loading():
-            source = await asyncio.to_thread(
-                load_source,
-                wf.source,
-                name=wf.name,
-                project_root=self.root,
-                previous_modules=wf.local_modules,
-            )
-            saver = await self.acheckpointer()
-            graph = compile_builder(source.builder, saver, source.compile_kwargs, path=wf.source)
-            return wf.swap(graph, source.local_modules)
+            raise WorkflowNotFoundError(f"workflow {workflow!r} is not loaded")
+        return await self._workflows.areload(wf)
 
     def reload(self, workflow: Workflow | str) -> int:
         """Sync twin of :meth:`areload`."""
@@ -243,6 +274,10 @@ class Lab:
         """Hot-reload a file workflow on every save; see :meth:`watch`."""
         from lgp_lab.runtime import reloader
 
+        if not self._on_engine():
+            return await self._hop(
+                self.awatch(target, on_reload=on_reload, step_ms=step_ms, debounce_ms=debounce_ms)
+            )
         workflow = await self.aload(target)
         if workflow.source is None:
             raise WorkflowLoadError(
@@ -299,16 +334,43 @@ class Lab:
         return {name: h for name, h in self._watches.items() if not h.stopped}
 
     def unwatch(self, target: Any) -> bool:
-        """Stop watching a workflow (a name, path or Workflow); False if it was not watched."""
-        name = target.name if isinstance(target, Workflow) else str(target)
-        handle = self._watches.get(name)
-        if handle is None:
-            for candidate in self._watches.values():
-                if candidate.workflow.source and Path(name).resolve() == candidate.workflow.source:
-                    handle = candidate
+        """Stop watching a workflow (a name, path or Workflow); False if it was not watched.
+
+        A path is resolved exactly as :meth:`watch` resolved it (against the working
+        directory, then the project root), so the same text stops what it started.
+        """
+        handle = self.watch_for(target)
         if handle is None:
             return False
         handle.stop()
+        return True
+
+    def watch_for(self, target: Any) -> WatchHandle | None:
+        """The running watch of ``target`` (a name, path or Workflow), if any."""
+        name = target.name if isinstance(target, Workflow) else str(target)
+        handle = self.watches.get(name)
+        if handle is not None:
+            return handle
+        if isinstance(target, Workflow):
+            return None
+        from lgp_lab.errors import LgpError
+        from lgp_lab.runtime.registry import resolve_target
+
+        try:
+            entry = resolve_target(name, self.config.workflows_dir, project=self.project)
+        except LgpError:
+            return None
+        for candidate in self.watches.values():
+            wf = candidate.workflow
+            if wf.source == entry.path and (entry.attr is None or entry.attr == wf.attr):
+                return candidate
+        return None
+
+    async def _settle(self, workflow: Workflow) -> bool:
+        handle = self._watches.get(workflow.name)
+        if handle is None or handle.stopped:
+            return False
+        await handle.settle()
         return True
 
     def _forget_watch(self, handle: WatchHandle) -> None:
@@ -326,46 +388,106 @@ class Lab:
         resume: Any = _UNSET,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        context: Any = None,
+        config: dict[str, Any] | None = None,
     ) -> RunResult:
         """Run a workflow once on a thread.
 
         Args:
-            target: A workflow file, registered name, graph object or Workflow.
-            input: The state input; a string becomes ``{"input": text}``. ``None``
-                continues the thread from its last checkpoint.
+            target: A workflow file (``path.py[:attr]``), a ``langgraph.json`` graph id,
+                a registered name, a graph object or a Workflow.
+            input: What ``graph.ainvoke`` takes: a (partial) state dict, chat messages as
+                dicts, tuples, strings or objects. Plain text becomes a user message on a
+                chat graph (else the state's text key). ``None`` continues the thread
+                from its last checkpoint; on a new thread a default that fits the graph
+                is used (:func:`lgp_lab.runtime.inputs.default_input`).
             thread_id: The thread to continue; a new one is generated when omitted.
             resume: A value for a thread waiting on ``interrupt()``.
-            name: The name for a graph object (default ``graph``).
+            name: The name for a graph object (default: its own name, or ``graph``).
             metadata: Extra checkpoint metadata for this run.
+            context: The run's context (``context_schema`` / ``Runtime[Ctx]``): a dict or
+                an instance. ``None`` builds the schema from its defaults when it can.
+            config: A RunnableConfig: ``configurable`` values, ``tags``, ``metadata``,
+                ``recursion_limit``, ``run_name``, ``max_concurrency``. The thread id is
+                the Lab's (pass ``thread_id``).
 
         Raises:
+            WorkflowInputError: The input, context or config does not fit (nothing ran).
             WorkflowRunError: A node failed; the thread's earlier checkpoints stay.
         """
+        if not self._on_engine():
+            return await self._hop(
+                self.arun(
+                    target, input, thread_id=thread_id, resume=resume, name=name,
+                    metadata=metadata, context=context, config=config,
+                )
+            )  # fmt: skip
         from lgp_lab.runtime.runner import execute
 
-        workflow = await self.aload(target, name=name)
-        await self.acheckpointer()
-        set_current_lab(self)  # this task's context only: nodes find their Lab
-        result = await execute(
-            workflow,
-            self._payload(input, resume),
-            thread_id=thread_id,
-            environment=self.environment,
-            metadata=metadata,
-            tracing=await self.atracing(),
+        workflow, payload, run_kwargs = await self._prepare_run(
+            target, input, thread_id, resume, name, context, config
         )
+        task = asyncio.current_task()
+        if task is not None:
+            self._runs.add(task)
+        try:
+            result = await execute(workflow, payload, **run_kwargs, metadata=metadata)
+        finally:
+            if task is not None:
+                self._runs.discard(task)
         self._notify(result)
         return result
 
-    @staticmethod
-    def _payload(input: Any, resume: Any) -> Any:
-        from lgp_lab.runtime.runner import normalize_input
+    async def _prepare_run(
+        self,
+        target: Any,
+        input: Any,
+        thread_id: str | None,
+        resume: Any,
+        name: str | None,
+        context: Any,
+        config: dict[str, Any] | None,
+    ) -> tuple[Workflow, Any, dict[str, Any]]:
+        from lgp_lab.runtime.inputs import check_run_config
 
+        workflow = await self.aload(target, name=name)
+        user_config = check_run_config(config)
+        await self.acheckpointer()
+        set_current_lab(self)  # this task's context only: nodes find their Lab
         if resume is not _UNSET:
             from langgraph.types import Command
 
-            return Command(resume=resume)
-        return normalize_input(input)
+            payload: Any = Command(resume=resume)
+        elif input is None and thread_id is None:
+            payload = await self.adefault_input(workflow)
+        else:
+            payload = input
+        return (
+            workflow,
+            payload,
+            {
+                "thread_id": thread_id,
+                "environment": self.environment,
+                "tracing": await self.atracing(),
+                "context": context,
+                "config": user_config,
+            },
+        )
+
+    async def adefault_input(self, target: Any) -> Any:
+        """The input a run of ``target`` uses when none is given (fits its state)."""
+        from lgp_lab.runtime.inputs import default_input
+        from lgp_lab.runtime.loader import GraphFactory
+
+        workflow = await self.aload(target)
+        graph = workflow.graph
+        if isinstance(graph, GraphFactory):
+            graph = await graph.asample()
+        return default_input(graph)
+
+    def default_input(self, target: Any) -> Any:
+        """Sync twin of :meth:`adefault_input`."""
+        return self._call(self.adefault_input(target))
 
     def _notify(self, result: RunResult) -> None:
         for listener in list(self._listeners):
@@ -381,29 +503,39 @@ class Lab:
         resume: Any = _UNSET,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        context: Any = None,
+        config: dict[str, Any] | None = None,
     ) -> AsyncIterator[tuple[str, Any]]:
         """Run like :meth:`arun`, yielding ``("metadata" | "updates" | "end", data)`` events.
 
-        The ``end`` event carries the :class:`RunResult`. Runs on the engine loop.
+        The ``end`` event carries the :class:`RunResult`. Runs on the engine loop (from
+        another loop, events are relayed across).
         """
+        kwargs = {
+            "thread_id": thread_id, "resume": resume, "name": name, "metadata": metadata,
+            "context": context, "config": config,
+        }  # fmt: skip
+        if not self._on_engine():
+            async for item in self._hop_stream(self.astream(target, input, **kwargs)):
+                yield item
+            return
         from lgp_lab.runtime.runner import stream
 
-        workflow = await self.aload(target, name=name)
-        await self.acheckpointer()
-        set_current_lab(self)
-        payload = self._payload(input, resume)
+        workflow, payload, run_kwargs = await self._prepare_run(
+            target, input, thread_id, resume, name, context, config
+        )
         result = None
-        async for event, data in stream(
-            workflow,
-            payload,
-            thread_id=thread_id,
-            environment=self.environment,
-            metadata=metadata,
-            tracing=await self.atracing(),
-        ):
-            if event == "end":
-                result = data
-            yield event, data
+        task = asyncio.current_task()
+        if task is not None:
+            self._runs.add(task)
+        try:
+            async for event, data in stream(workflow, payload, **run_kwargs, metadata=metadata):
+                if event == "end":
+                    result = data
+                yield event, data
+        finally:
+            if task is not None:
+                self._runs.discard(task)
         if result is not None:
             self._notify(result)
 
@@ -416,13 +548,16 @@ class Lab:
         resume: Any = _UNSET,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        context: Any = None,
+        config: dict[str, Any] | None = None,
     ) -> RunResult:
         """Sync twin of :meth:`arun`; Ctrl-C / a kernel interrupt cancels the run."""
         return self._call(
             self.arun(
-                target, input, thread_id=thread_id, resume=resume, name=name, metadata=metadata
+                target, input, thread_id=thread_id, resume=resume, name=name,
+                metadata=metadata, context=context, config=config,
             )
-        )
+        )  # fmt: skip
 
     async def aresume(self, thread_id: str, value: Any) -> RunResult:
         """Answer a thread waiting on ``interrupt()`` with ``value``; the thread's workflow
@@ -450,7 +585,9 @@ class Lab:
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Stop watchers and servers, close the database and stop the engine loop."""
+        """Shut down like uvicorn, each step with its own time bound: stop accepting
+        (watchers, servers), cancel in-flight runs, flush traces, close adapters (MCP),
+        close the store and the database last, then stop the engine loop."""
         if self._closed:
             return
         self._closed = True
@@ -461,21 +598,38 @@ class Lab:
                 closer()
         self._closers.clear()
         if self.engine.running:
+            if self._on_engine():
+                # Called from a node or callback on the engine loop: cannot block it.
+                self.engine.loop.create_task(self._ashutdown())
+                return
             with contextlib.suppress(BaseException):
-                self.engine.call(self._aclose(), timeout=5.0)
+                self.engine.call(self._ashutdown(), timeout=_SHUTDOWN_BUDGET_S)
             self.engine.stop()
 
-    async def _aclose(self) -> None:
-        if self._mcp is not None:
-            await self._mcp.aclose()
+    async def _ashutdown(self) -> None:
+        """The shutdown steps, in order, on the engine loop; each bounded on its own."""
+        runs = [t for t in self._runs if not t.done() and t is not asyncio.current_task()]
+        for task in runs:
+            task.cancel()
+        if runs:
+            await asyncio.wait(runs, timeout=_RUNS_BOUND_S)
         if self._tracing is not None:
             tracing, self._tracing = self._tracing, None
-            await tracing.aclose(self.config.observability.langfuse.flush_timeout_s)
+            timeout = self.config.observability.langfuse.flush_timeout_s
+            await _bounded(tracing.aclose(timeout), timeout + 1.0, "trace flush", self.warn)
+        if self._mcp is not None:
+            mcp, self._mcp = self._mcp, None
+            await _bounded(mcp.aclose(), _ADAPTER_BOUND_S, "MCP sessions", self.warn)
+        if self._store is not None:
+            from lgp_lab.checkpointing.store import close_store
+
+            store, self._store = self._store, None
+            await _bounded(close_store(store), _DB_BOUND_S, "store", self.warn)
         if self._saver is not None:
             from lgp_lab.checkpointing import close_checkpointer
 
-            saver, self._saver, self._store = self._saver, None, None
-            await close_checkpointer(saver)
+            saver, self._saver, self._session_store = self._saver, None, None
+            await _bounded(close_checkpointer(saver), _DB_BOUND_S, "checkpointer", self.warn)
 
     def __enter__(self) -> Lab:
         return self
@@ -487,8 +641,11 @@ class Lab:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._aclose()
-        self._closed = True
+        """The same as :meth:`close`, without blocking the caller's event loop."""
+        if self._on_engine():
+            self.close()
+        else:
+            await asyncio.to_thread(self.close)
 
     # ------------------------------------------------------------------ private
 
@@ -505,58 +662,82 @@ class Lab:
             self._check_open()
         return self.engine.call(coro)  # type: ignore[arg-type]
 
-    async def _refresh_if_stale(self, workflow: Workflow) -> None:
-        """A file changed on disk: reload it, or let its watcher finish first (bounded)."""
-        if not workflow.is_stale():
-            return
-        handle = self._watches.get(workflow.name)
-        if workflow.watched and handle is not None:
-            await handle.settle()
-        else:
-            await self.areload(workflow)
+    def _on_engine(self) -> bool:
+        """Whether the caller runs on this Lab's engine loop."""
+        return self.engine.in_loop_thread()
 
-    def _loading(self) -> asyncio.Lock:
-        if self._load_lock is None:
-            self._load_lock = asyncio.Lock()
-        return self._load_lock
+    async def _hop(self, coro: Any) -> Any:
+        """Await ``coro`` on the engine loop from another loop: resources stay bound to
+        the engine loop, so sync calls, ``%lgp_run`` and the server can share them.
+        Cancelling the caller cancels the run."""
+        self._check_open()
+        future = self.engine.submit(coro)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
 
-    async def _load_file(self, target: str) -> Workflow:
-        from lgp_lab.runtime.loader import compile_builder, load_source
-        from lgp_lab.runtime.registry import resolve_target
+    async def _hop_stream(self, agen: Any) -> AsyncIterator[Any]:
+        """Iterate an async generator on the engine loop, relaying its items here."""
+        self._check_open()
+        here = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
-        entry = resolve_target(target, self.config.workflows_dir)
-        existing = self._workflows.get(entry.name)
-        if existing is not None and existing.source == entry.path:
-            self._targets[target] = existing
-            await self._refresh_if_stale(existing)
-            return existing
-        saver = await self.acheckpointer()
-        async with self._loading():
-            source = await asyncio.to_thread(
-                load_source, entry.path, name=entry.name, project_root=self.root
-            )
-            graph = compile_builder(source.builder, saver, source.compile_kwargs, path=entry.path)
-        workflow = Workflow(entry.name, entry.path, graph, local_modules=source.local_modules)
-        self._workflows[entry.name] = workflow
-        self._targets[target] = workflow
-        return workflow
+        async def pump() -> None:
+            try:
+                async for item in agen:
+                    here.call_soon_threadsafe(queue.put_nowait, ("item", item))
+            except BaseException as exc:
+                here.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                here.call_soon_threadsafe(queue.put_nowait, ("done", None))
 
-    async def _load_object(self, obj: Any, name: str | None) -> Workflow:
-        from lgp_lab.runtime.loader import builder_from_object, compile_builder
+        future = self.engine.submit(pump())
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "item":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            future.cancel()
 
-        builder, kwargs = builder_from_object(obj)
-        name = name or "graph"
-        existing = self._workflows.get(name)
-        if existing is not None and existing.source is None and self._origins.get(name) is builder:
-            return existing
-        graph = compile_builder(builder, await self.acheckpointer(), kwargs)
-        self._origins[name] = builder
-        if existing is not None and existing.source is None:
-            existing.swap(graph)
-            return existing
-        workflow = Workflow(name, None, graph)
-        self._workflows[name] = workflow
-        return workflow
+
+_SHUTDOWN_BUDGET_S = 15.0
+_RUNS_BOUND_S = 2.0
+_ADAPTER_BOUND_S = 3.0
+_DB_BOUND_S = 2.0
+
+
+async def _bounded(coro: Any, timeout: float, what: str, warn: Callable[[str], None]) -> None:
+    """Run one shutdown step; a step that fails or overruns is reported, not fatal."""
+    try:
+        await asyncio.wait_for(coro, timeout)
+    except TimeoutError:
+        warn(f"closing the {what} took over {timeout:.0f}s; skipped")
+    except Exception as exc:
+        warn(f"closing the {what} failed: {type(exc).__name__}: {exc}")
+
+
+def _find_project(config: LabConfig, start: Path | None) -> Any:
+    """The project's ``langgraph.json`` (found from the config root or ``start``), and
+    anchor a config that found no project of its own at the langgraph.json folder."""
+    from lgp_lab.config import find_project_root
+    from lgp_lab.runtime.project import find_project_file, read_project
+
+    file = find_project_file(config.root) or find_project_file(start)
+    if file is None:
+        return None
+    project = read_project(file)
+    if config.source is None and find_project_root(start) is None:
+        config.with_root(project.root)
+    return project
 
 
 def _warn_stderr(message: str) -> None:

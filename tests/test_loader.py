@@ -78,18 +78,105 @@ def test_exception_at_import_time_points_at_user_frame(lab, project: Path) -> No
     assert "ZeroDivisionError" in str(err.value)
 
 
-def test_missing_workflow_suggests_the_graph_found(lab, project: Path) -> None:
+def test_the_only_graph_in_a_file_is_found_by_itself(lab, project: Path) -> None:
     path = write(project / "nowf.py", GRAPH)
+    assert lab.run(str(path), {"input": "a"}).state["output"] == "out:a"
+
+
+@pytest.mark.parametrize("name", ["graph", "app", "workflow"])
+def test_graph_found_under_the_names_langgraph_projects_use(lab, project: Path, name) -> None:
+    path = write(project / f"named_{name}.py", GRAPH + f"other = g.compile()\n{name} = g\n")
+    assert lab.run(str(path), {"input": "b"}).state["output"] == "out:b"
+
+
+def test_several_graphs_are_listed_with_the_fix(lab, project: Path) -> None:
+    path = write(project / "two.py", GRAPH + "one = g.compile()\ntwo = g.compile()\n")
     with pytest.raises(WorkflowLoadError) as err:
         lab.load(str(path))
-    assert "does not define `workflow`" in str(err.value)
-    assert "rename 'g' to `workflow`" in str(err.value)
+    assert "several graphs (one, two)" in str(err.value)
+    assert "two.py:one" in str(err.value)
 
 
-def test_workflow_of_wrong_type(lab, project: Path) -> None:
-    path = write(project / "wrong.py", "workflow = 42\n")
-    with pytest.raises(WorkflowLoadError, match="is a int, not a LangGraph StateGraph"):
+def test_path_colon_attr_names_the_graph(lab, project: Path) -> None:
+    path = write(project / "pick.py", GRAPH + "one = g.compile()\ntwo = g.compile()\n")
+    wf = lab.load(f"{path}:two")
+    assert wf.attr == "two" and lab.run(f"{path}:two", {"input": "c"})["output"] == "out:c"
+    with pytest.raises(WorkflowLoadError, match="has no attribute 'three'") as err:
+        lab.load(f"{path}:three")
+    assert "pick.py:one" in str(err.value)
+
+
+def test_no_graph_at_all_says_what_was_looked_for(lab, project: Path) -> None:
+    path = write(project / "empty.py", "x = 1\n")
+    with pytest.raises(WorkflowLoadError, match="defines no LangGraph graph"):
         lab.load(str(path))
+
+
+def test_attr_of_wrong_type(lab, project: Path) -> None:
+    path = write(project / "wrong.py", "workflow = 42\n")
+    with pytest.raises(WorkflowLoadError, match=r"wrong\.py:workflow is a int, not a LangGraph"):
+        lab.load(f"{path}:workflow")
+
+
+def test_functional_api_entrypoint_runs_with_interrupt(lab, project: Path) -> None:
+    path = write(
+        project / "func.py",
+        """
+        from langgraph.func import entrypoint, task
+        from langgraph.types import interrupt
+
+        @task
+        def shout(text: str) -> str:
+            return text.upper()
+
+        @entrypoint()
+        def review(topic: dict) -> dict:
+            draft = shout(topic["topic"]).result()
+            answer = interrupt({"draft": draft})
+            return {"draft": draft, "answer": answer}
+        """,
+    )
+    first = lab.run(str(path), {"topic": "cats"}, thread_id="f1")
+    assert first.status == "interrupted" and first.interrupts == [{"draft": "CATS"}]
+    done = lab.run(str(path), thread_id="f1", resume="ok")
+    assert done.state == {"draft": "CATS", "answer": "ok"}
+
+
+def test_graph_factory_is_called_with_the_run_config(lab, project: Path) -> None:
+    path = write(
+        project / "factory.py",
+        GRAPH.replace('"out:"', 'PREFIX["p"]')
+        + "PREFIX = {'p': 'x:'}\n"
+        + "def make_graph(config):\n"
+        + "    PREFIX['p'] = config['configurable'].get('prefix', 'none:')\n"
+        + "    return g.compile()\n",
+    )
+    result = lab.run(
+        f"{path}:make_graph", {"input": "q"}, config={"configurable": {"prefix": "cfg:"}}
+    )
+    assert result["output"] == "cfg:q"
+
+
+def test_a_compiled_graphs_own_checkpointer_is_replaced_with_a_note(lab, project: Path) -> None:
+    notes: list[str] = []
+    lab.warn = notes.append
+    path = write(
+        project / "own.py",
+        GRAPH
+        + "from langgraph.checkpoint.memory import InMemorySaver\n"
+        + "graph = g.compile(checkpointer=InMemorySaver())\n",
+    )
+    wf = lab.load(str(path))
+    assert type(wf.graph.checkpointer).__name__ == "LabSqliteSaver"
+    assert len(notes) == 1 and "its own checkpointer (InMemorySaver)" in notes[0]
+
+
+def test_three_graph_py_files_are_three_workflows(lab, project: Path) -> None:
+    paths = [write(project / d / "graph.py", GRAPH.replace("out:", f"{d}:")) for d in "abc"]
+    names = [lab.load(str(p)).name for p in paths]
+    assert len(set(names)) == 3 and names[0] == "graph"
+    outputs = [lab.run(n, {"input": "z"}, thread_id=f"t{n}")["output"] for n in names]
+    assert outputs == ["a:z", "b:z", "c:z"]
 
 
 def test_compile_error_is_a_load_error(lab, project: Path) -> None:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sys
 import time
 import uuid
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any
-
-import typing_extensions
 
 from lgp_lab.errors import (
     LgpError,
@@ -24,16 +19,8 @@ from lgp_lab.runtime.context import run_recorder
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.workflow import Workflow
 
-__all__ = [
-    "DEFAULT_INPUT",
-    "execute",
-    "new_thread_id",
-    "normalize_input",
-    "parse_input_text",
-    "stream",
-]
+__all__ = ["execute", "new_thread_id", "run_config", "stream"]
 
-DEFAULT_INPUT: dict[str, Any] = {"input": "test"}
 _TASK_NOTE = re.compile(r"During task with name '([^']+)'")
 
 
@@ -42,59 +29,29 @@ def new_thread_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def parse_input_text(text: str | None) -> dict[str, Any]:
-    """Parse a command-line input: a JSON object, or plain text that becomes ``{"input": text}``.
-
-    ``None`` gives the default input ``{"input": "test"}``.
-
-    Raises:
-        ValueError: Text that looks like JSON but is not a valid JSON object.
-    """
-    import json
-
-    if text is None:
-        return dict(DEFAULT_INPUT)
-    stripped = text.strip()
-    if stripped.startswith(("{", "[")):
-        try:
-            value = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"looks like JSON but is not valid ({exc.msg} at column {exc.colno}); "
-                """write it as '{"input": "hello"}' or pass plain text"""
-            ) from None
-        if not isinstance(value, dict):
-            raise ValueError(
-                'a JSON input must be an object of state keys, e.g. \'{"input": "hi"}\''
-            )
-        return value
-    return {"input": text}
-
-
-def normalize_input(value: Any) -> Any:
-    """A plain string becomes ``{"input": text}``; mappings and ``None`` pass through."""
-    if isinstance(value, str):
-        return {"input": value}
-    return value
-
-
 def run_config(
     workflow: Workflow,
     version: int,
     thread_id: str,
     environment: str,
     metadata: dict[str, Any] | None = None,
+    user_config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The LangGraph config of one run: its thread and the checkpoint metadata we add."""
+    """The LangGraph config of one run: the user's RunnableConfig (``configurable``,
+    ``tags``, ``metadata``, ``recursion_limit``, ...) with our thread and the checkpoint
+    metadata we add (which win over the user's on the same keys)."""
+    user = dict(user_config or {})
     return {
-        "configurable": {"thread_id": thread_id},
+        **user,
+        "configurable": {**(user.get("configurable") or {}), "thread_id": thread_id},
         "metadata": {
+            **(user.get("metadata") or {}),
             **(metadata or {}),
             "workflow": workflow.name,
             "workflow_version": version,
             "environment": environment,
         },
-        "run_name": workflow.name,
+        "run_name": user.get("run_name") or workflow.name,
     }
 
 
@@ -106,6 +63,8 @@ async def execute(
     environment: str,
     metadata: dict[str, Any] | None = None,
     tracing: Any = None,
+    context: Any = None,
+    config: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run ``workflow`` once on ``thread_id`` (a new thread when ``None``).
 
@@ -118,8 +77,9 @@ async def execute(
     """
     result = None
     async for event, data in _drive(
-        workflow, payload, thread_id, environment, metadata, tracing, updates=False
-    ):
+        workflow, payload, thread_id, environment, metadata, tracing, context, config,
+        updates=False,
+    ):  # fmt: skip
         if event == "end":
             result = data
     assert result is not None
@@ -134,6 +94,8 @@ async def stream(
     environment: str,
     metadata: dict[str, Any] | None = None,
     tracing: Any = None,
+    context: Any = None,
+    config: dict[str, Any] | None = None,
 ) -> AsyncIterator[tuple[str, Any]]:
     """Run like :func:`execute`, yielding ``(event, data)`` as the run goes.
 
@@ -142,8 +104,9 @@ async def stream(
     failure raises :class:`WorkflowRunError` after the events already yielded.
     """
     async for item in _drive(
-        workflow, payload, thread_id, environment, metadata, tracing, updates=True
-    ):
+        workflow, payload, thread_id, environment, metadata, tracing, context, config,
+        updates=True,
+    ):  # fmt: skip
         yield item
 
 
@@ -154,12 +117,52 @@ async def _drive(
     environment: str,
     metadata: dict[str, Any] | None,
     tracing: Any,
+    context: Any,
+    user_config: dict[str, Any] | None,
+    *,
+    updates: bool,
+) -> AsyncIterator[tuple[str, Any]]:
+    from lgp_lab.runtime.loader import GraphFactory
+
+    graph, version = workflow.live
+    if isinstance(graph, GraphFactory):
+        # A factory builds the run's graph from the run's config (as langgraph dev does).
+        probe = run_config(workflow, version, thread_id or "", environment, None, user_config)
+        async with graph.instance(probe) as built:
+            async for item in _drive_graph(
+                workflow, built, version, payload, thread_id, environment, metadata,
+                tracing, context, user_config, updates=updates,
+            ):  # fmt: skip
+                yield item
+        return
+    async for item in _drive_graph(
+        workflow, graph, version, payload, thread_id, environment, metadata, tracing,
+        context, user_config, updates=updates,
+    ):  # fmt: skip
+        yield item
+
+
+async def _drive_graph(
+    workflow: Workflow,
+    graph: Any,
+    version: int,
+    payload: Any,
+    thread_id: str | None,
+    environment: str,
+    metadata: dict[str, Any] | None,
+    tracing: Any,
+    context: Any,
+    user_config: dict[str, Any] | None,
     *,
     updates: bool,
 ) -> AsyncIterator[tuple[str, Any]]:
     from lgp_lab.checkpointing.sqlite import RunCapture, current_run
+    from lgp_lab.runtime.inputs import default_context, text_input
 
-    graph, version = workflow.live
+    if isinstance(payload, str):
+        payload = text_input(graph, payload)
+    if context is None:
+        context = default_context(graph)
     new_thread = thread_id is None
     thread_id = thread_id or new_thread_id()
     metadata = dict(metadata or {})
@@ -173,7 +176,7 @@ async def _drive(
             input=_trace_input(payload),
         )
         metadata["trace_id"] = trace.trace_id
-    config = run_config(workflow, version, thread_id, environment, metadata)
+    config = run_config(workflow, version, thread_id, environment, metadata, user_config)
     try:
         await check_payload(graph, payload, config, workflow.name)
     except WorkflowRunError as exc:
@@ -201,7 +204,7 @@ async def _drive(
     status, error = "error", None
     try:
         async for mode, chunk in graph.astream(
-            payload, config, stream_mode=["values", "updates", "tasks"]
+            payload, config, context=context, stream_mode=["values", "updates", "tasks"]
         ):
             if mode == "values":
                 values = chunk
@@ -291,9 +294,11 @@ def _result(
 
 async def check_payload(graph: Any, payload: Any, config: dict[str, Any], workflow: str) -> None:
     """Refuse input the run would choke on, before anything is written."""
-    if isinstance(payload, dict):
-        check_input_keys(graph, payload, workflow)
-    elif type(payload).__name__ == "Command":
+    from lgp_lab.runtime.inputs import check_input
+
+    if type(payload).__name__ == "Command":
+        if getattr(payload, "resume", None) is None:
+            return  # goto/update commands need no pending interrupt
         snapshot = await graph.aget_state(config)
         if not any(task.interrupts for task in snapshot.tasks):
             thread = config["configurable"]["thread_id"]
@@ -302,73 +307,8 @@ async def check_payload(graph: Any, payload: Any, config: dict[str, Any], workfl
                 hint="send an input instead of a resume value, or resume a thread whose last "
                 "run returned status 'interrupted'",
             )
-
-
-def check_input_keys(graph: Any, payload: dict[str, Any], workflow: str) -> None:
-    """Refuse input keys the state schema does not have (LangGraph drops them silently)."""
-    builder = getattr(graph, "builder", None)
-    schemas = getattr(builder, "schemas", None)
-    keys = schemas.get(builder.input_schema) if schemas else None
-    if not keys:
         return
-    unknown = [k for k in payload if k not in keys]
-    if unknown:
-        raise WorkflowInputError(
-            f"workflow {workflow!r} rejected the input: unknown key(s) "
-            f"{', '.join(repr(k) for k in unknown)}",
-            hint=f"use the state's input keys: {', '.join(keys)}",
-        )
-    adapter = _input_adapter(builder)
-    if adapter is None:
-        return
-    from pydantic import ValidationError
-
-    try:
-        adapter.validate_python(payload)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
-        )
-        raise WorkflowInputError(
-            f"workflow {workflow!r} rejected the input: {problems}",
-            hint="pass values of the types the state schema declares",
-        ) from None
-
-
-_ADAPTERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def _input_adapter(builder: Any) -> Any:
-    """A pydantic validator of the input schema (None if pydantic cannot model it)."""
-    try:
-        return _ADAPTERS[builder]
-    except KeyError:
-        pass
-    adapter = None
-    schema = getattr(builder, "input_schema", None)
-    if schema is not None:
-        import typing
-
-        from pydantic import PydanticUserError, TypeAdapter, ValidationError
-
-        try:
-            # Resolve string annotations (`from __future__ import annotations`) against the
-            # workflow's own module, which may no longer be the one in sys.modules.
-            module = sys.modules.get(schema.__module__)
-            hints = typing.get_type_hints(
-                schema, globalns=vars(module) if module else None, include_extras=True
-            )
-            shape = typing_extensions.TypedDict(  # type: ignore[operator]
-                schema.__name__, hints, total=getattr(schema, "__total__", True)
-            )
-            adapter = TypeAdapter(shape)
-            # A missing required key is a ValidationError: fine, it validates.
-            with contextlib.suppress(ValidationError):
-                adapter.validate_python({})
-        except (PydanticUserError, TypeError, NameError, AttributeError):
-            adapter = None  # not a schema pydantic can model: skip the type check
-    _ADAPTERS[builder] = adapter
-    return adapter
+    check_input(graph, payload, workflow)
 
 
 def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunError:
@@ -389,7 +329,7 @@ def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunE
     elif kind == "GraphRecursionError":
         message = f"workflow {workflow!r} hit the recursion limit: {exc}"
         hint = "check the graph's loop has an exit condition"
-    elif kind in ("InvalidUpdateError", "EmptyInputError"):
+    elif kind in ("InvalidUpdateError", "EmptyInputError", "ValidationError"):
         message = f"workflow {workflow!r} rejected the input: {exc}"
         hint = (
             'pass input keys that exist in the workflow\'s state schema, e.g. \'{"input": "hi"}\''
@@ -399,7 +339,11 @@ def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunE
         hint = (
             f"thread {thread_id!r} keeps its earlier checkpoints; rerun with --verbose for details"
         )
-    cls = WorkflowInputError if kind in ("InvalidUpdateError", "EmptyInputError") else None
+    cls = (
+        WorkflowInputError
+        if kind in ("InvalidUpdateError", "EmptyInputError", "ValidationError")
+        else None
+    )
     if cls is not None and node is None:
         return cls(message, original=exc, hint=hint, location=location)
     return WorkflowRunError(message, node=node, original=exc, hint=hint, location=location)

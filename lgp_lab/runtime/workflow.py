@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,14 +32,19 @@ class Workflow:
         graph: Any,
         *,
         local_modules: dict[str, Path] | None = None,
+        stamps: dict[Path, tuple[int, int]] | None = None,
+        attr: str | None = None,
+        origin: Any = None,
     ) -> None:
         self.name = name
         self.source = source
+        self.attr = attr
+        self.origin = origin
         self.local_modules = dict(local_modules or {})
         self.loaded_at = time.time()
         self.watched = False
         self._live: tuple[Any, int] = (graph, 1)
-        self._stamps = _stamp_files(self.files)
+        self._stamps = stamps if stamps is not None else _stamp_files(self.files)
 
     def __repr__(self) -> str:
         return f"Workflow(name={self.name!r}, version={self.version}, source={self.source})"
@@ -67,14 +71,30 @@ class Workflow:
             return []
         return [self.source, *sorted(set(self.local_modules.values()) - {self.source})]
 
-    def swap(self, graph: Any, local_modules: dict[str, Path] | None = None) -> int:
-        """Make ``graph`` the live version in one assignment; return its version number."""
+    def swap(
+        self,
+        graph: Any,
+        local_modules: dict[str, Path] | None = None,
+        stamps: dict[Path, tuple[int, int]] | None = None,
+    ) -> int:
+        """Make ``graph`` the live version in one assignment; return its version number.
+
+        ``stamps`` are the files' stamps taken *before* they were read, so a save made
+        during the load still counts as a change.
+        """
         if local_modules is not None:
             self.local_modules = dict(local_modules)
         self._live = (graph, self._live[1] + 1)
         self.loaded_at = time.time()
-        self._stamps = _stamp_files(self.files)
+        self._stamps = stamps if stamps is not None else _stamp_files(self.files)
         return self._live[1]
+
+    @property
+    def target(self) -> str:
+        """How to name this workflow to a front end: ``path.py[:attr]`` or its name."""
+        if self.source is None:
+            return self.name
+        return f"{self.source}:{self.attr}" if self.attr else str(self.source)
 
     def is_stale(self) -> bool:
         """Whether a source file changed on disk since the live version was loaded."""
@@ -82,12 +102,6 @@ class Workflow:
 
 
 def _stamp_files(files: list[Path]) -> dict[Path, tuple[int, int]]:
-    stamps: dict[Path, tuple[int, int]] = {}
-    for file in files:
-        try:
-            st = os.stat(file)
-        except OSError:
-            stamps[file] = (-1, -1)
-        else:
-            stamps[file] = (st.st_mtime_ns, st.st_size)
-    return stamps
+    from lgp_lab.runtime.loader import stamp_files
+
+    return stamp_files(files)
