@@ -149,6 +149,41 @@ def test_traces_cli(project: Path) -> None:
     assert "No traces yet" in none.stderr
 
 
+def test_a_failed_trace_write_rolls_back_and_never_rides_a_checkpoint_commit(
+    project: Path,
+) -> None:
+    warnings: list[str] = []
+    with Lab(root=project) as lab:
+        lab.warn = warnings.append
+        lab.run("basic_workflow", "warm up", thread_id="warm")
+        assert len(lab.traces.list()) == 1  # the trace tables exist
+        # Inject a failure in a real SQLite file: spans of the poisoned run are refused
+        # after its trace row went in, i.e. half-way through the batch.
+        db = sqlite3.connect(lab.checkpoint_path)
+        db.execute(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON lgp_spans "
+            "WHEN NEW.input LIKE '%POISON%' BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )
+        db.commit()
+        db.close()
+        bad = lab.run("basic_workflow", "POISON", thread_id="bad")
+        lab.traces.list()  # flushes: the write fails, is retried, then dropped
+        good = lab.run("basic_workflow", "fine", thread_id="good")  # a checkpoint commit
+        listed = {t.trace_id for t in lab.traces.list()}
+    db = sqlite3.connect(project / ".lgp" / "checkpoints.sqlite")
+    traces = {r[0] for r in db.execute("SELECT trace_id FROM lgp_traces")}
+    bad_spans = db.execute(
+        "SELECT COUNT(*) FROM lgp_spans WHERE trace_id = ?", (bad.trace_id,)
+    ).fetchone()[0]
+    threads = {r[0] for r in db.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+    db.close()
+    assert bad.trace_id not in traces and bad_spans == 0, "half a batch committed"
+    assert good.trace_id in traces and good.trace_id in listed
+    assert {"warm", "bad", "good"} <= threads  # checkpoints still commit
+    dropped = [w for w in warnings if bad.trace_id[:12] in w]
+    assert len(dropped) == 1 and "dropped" in dropped[0] and "injected failure" in dropped[0]
+
+
 # --------------------------------------------------------------------------- Langfuse
 
 
@@ -262,3 +297,26 @@ def test_config_can_turn_langfuse_off(project: Path, monkeypatch: pytest.MonkeyP
     with Lab(root=project) as lab:
         settings = lab.config.langfuse_settings()
         assert settings == {"public_key": "pk", "secret_key": "sk", "host": "http://127.0.0.1:9"}
+
+
+def test_langfuse_flush_on_close_never_blocks_the_engine_loop(
+    project: Path, monkeypatch: pytest.MonkeyPatch, loop_watchdog
+) -> None:
+    from fakes.blackhole import BlackHole
+
+    warnings: list[str] = []
+    with BlackHole() as hole:
+        for name, value in _langfuse_env(hole.url).items():
+            if name.startswith("LANGFUSE_"):
+                monkeypatch.setenv(name, value)
+        with Lab(root=project) as lab:
+            lab.warn = warnings.append
+            lab.run("basic_workflow", "hi")
+            tracing = lab.engine.call(lab.atracing())
+            # A hung Langfuse holds the SDK's flush for its whole timeout: the loop must
+            # keep running other work meanwhile.
+            lab.engine.call(tracing.aclose(1.5))
+            lab.run("basic_workflow", "still served")
+    assert loop_watchdog.pings > 0
+    assert not loop_watchdog.violations, loop_watchdog.report()
+    assert any("not reachable" in w and hole.url in w for w in warnings), warnings

@@ -41,22 +41,24 @@ async def build_tracing(
     if obs.local and conn is not None and lock is not None:
         from lgp_lab.observability.local_store import LocalTraceStore
 
-        local = LocalTraceStore(conn, lock, max_length=obs.max_length)
+        local = LocalTraceStore(conn, lock, max_length=obs.max_length, warn=warn)
         await local.setup()
         exporters.append(local)
     langfuse = config.langfuse_settings()
     if langfuse is not None:
         from lgp_lab.observability.langfuse_exporter import LangfuseTracer
 
-        exporters.append(
-            LangfuseTracer(
-                **langfuse,
-                environment=config.environment,
-                max_length=obs.max_length,
-                flush_timeout=obs.langfuse.flush_timeout_s,
-                warn=warn,
-            )
+        # In a thread: importing the SDK (OpenTelemetry, numpy, ...) and starting its
+        # client takes half a second, which must not stall the engine loop's other runs.
+        tracer = await asyncio.to_thread(
+            LangfuseTracer,
+            **langfuse,
+            environment=config.environment,
+            max_length=obs.max_length,
+            flush_timeout=obs.langfuse.flush_timeout_s,
+            warn=warn,
         )
+        exporters.append(tracer)
     if not exporters:
         return None
     cost = CostTracker(

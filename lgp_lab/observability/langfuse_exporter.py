@@ -8,6 +8,8 @@ reported once, naming the host.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -189,28 +191,48 @@ class LangfuseTracer:
         state["root_cm"].__exit__(None, None, None)
 
     async def aclose(self, timeout: float) -> None:
-        """Flush what is buffered, waiting at most ``timeout`` seconds."""
-        self.flush(timeout)
+        """Flush what is buffered, waiting at most ``timeout`` seconds, off the event loop.
+
+        The SDK's ``flush()`` blocks until the export finishes (up to its own timeout per
+        attempt): it runs in a daemon thread while the loop keeps serving other runs.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def _finished() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self._start_flush(lambda: loop.call_soon_threadsafe(_finished))
+        try:
+            await asyncio.wait_for(asyncio.shield(done), timeout)
+        except TimeoutError:
+            self._on_export_error("flush timed out")
 
     def flush(self, timeout: float | None = None) -> bool:
         """Flush in a helper thread, bounded; True if everything left in time."""
         done = threading.Event()
-
-        def _flush() -> None:
-            try:
-                self._client.flush()
-            except Exception:
-                self._on_export_error("flush failed")
-            finally:
-                done.set()
-
-        threading.Thread(target=_flush, name="lgp-langfuse-flush", daemon=True).start()
+        self._start_flush(done.set)
         finished = done.wait(self._flush_timeout if timeout is None else timeout)
         if not finished:
             self._on_export_error("flush timed out")
         return finished and not self._warned
 
     # ------------------------------------------------------------------ private
+
+    def _start_flush(self, on_done: Callable[[], object]) -> None:
+        # A daemon thread, not the loop's default executor: a dead host can hold the
+        # flush for the SDK's whole timeout, and executor threads are joined at exit.
+        def _flush() -> None:
+            try:
+                self._client.flush()
+            except Exception:
+                self._on_export_error("flush failed")
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    on_done()
+
+        threading.Thread(target=_flush, name="lgp-langfuse-flush", daemon=True).start()
 
     def _clean(self, value: Any) -> Any:
         return sanitize_for_dashboard(value, self._max_length)

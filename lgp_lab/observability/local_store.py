@@ -4,12 +4,21 @@ Finished runs are queued and written in batches by a background task, one transa
 per batch, so a run pays almost nothing for its trace and checkpoint writes are not held
 up behind trace writes. Reads flush the queue first, so a trace is visible as soon as
 its run returns.
+
+The connection is shared with the checkpointer, so a trace write never leaves a
+transaction open behind it: a failed batch is rolled back before the lock is released
+(else the next checkpoint commit would commit half a batch), its runs are retried one
+by one a bounded number of times, and a run that still cannot be written is dropped
+with one warning the user sees.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from lgp_lab.observability.model import RunTrace, SpanRecord
@@ -17,7 +26,10 @@ from lgp_lab.observability.sanitize import sanitize_for_dashboard
 
 __all__ = ["LocalTraceStore"]
 
+log = logging.getLogger("lgp_lab.observability")
+
 BATCH_DELAY_S = 0.05
+MAX_ATTEMPTS = 3  # per run: a failing trace write is retried, then dropped with a warning
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lgp_traces (
@@ -83,14 +95,24 @@ class LocalTraceStore:
 
     name = "local"
 
-    def __init__(self, conn: Any, lock: asyncio.Lock, *, max_length: int = 2000) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        lock: asyncio.Lock,
+        *,
+        max_length: int = 2000,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self._conn = conn
         self._lock = lock
         self._max_length = max_length
+        self._warn = warn
         self._queue: list[RunTrace] = []
+        self._attempts: dict[str, int] = {}
         self._writer: asyncio.Task[None] | None = None
         self._ready = False
         self.last_error: Exception | None = None
+        self.dropped = 0
 
     async def setup(self) -> None:
         """Create the tables if needed."""
@@ -125,10 +147,12 @@ class LocalTraceStore:
             self._writer = asyncio.get_running_loop().create_task(self._write_soon())
 
     async def aflush(self) -> None:
-        """Write everything queued now."""
+        """Write everything queued now (retrying failed runs, bounded)."""
         if self._writer is not None and not self._writer.done():
             await asyncio.gather(self._writer, return_exceptions=True)
-        if self._queue:
+        for _ in range(MAX_ATTEMPTS + 1):  # each pass retries or drops every failed run
+            if not self._queue:
+                return
             await self._write_queue()
 
     async def aclose(self, timeout: float) -> None:
@@ -208,34 +232,91 @@ class LocalTraceStore:
 
     async def _write_soon(self) -> None:
         await asyncio.sleep(BATCH_DELAY_S)  # let a few runs queue up
-        try:
-            await self._write_queue()
-        except Exception as exc:  # a trace write must never surface in a run
-            self.last_error = exc
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                await self._write_queue()
+            except Exception as exc:  # a trace write must never surface in a run
+                self.last_error = exc
+            if not self._queue:
+                return
+            await asyncio.sleep(BATCH_DELAY_S * attempt)  # failed runs were requeued
 
     async def _write_queue(self) -> None:
         await self.setup()
         runs, self._queue = self._queue, []
         if not runs:
             return
-        trace_rows, span_rows = [], []
-        for run in runs:
-            trace_row, spans = self._rows(run)
-            trace_rows.append(trace_row)
-            span_rows.extend(spans)
-        async with self._lock:
-            await self._conn.executemany(
-                f"INSERT OR REPLACE INTO lgp_traces ({_COLUMNS}) VALUES ({', '.join('?' * 15)})",
-                trace_rows,
+        rows = [self._rows(run) for run in runs]
+        error = await self._write(rows)
+        if error is None:
+            self._forget(runs)
+            return
+        # Find the run(s) at fault: each in its own transaction, so one bad run cannot
+        # keep the others out.
+        failed: list[tuple[RunTrace, Exception]] = []
+        if len(runs) == 1:
+            failed.append((runs[0], error))
+        else:
+            for run, row in zip(runs, rows, strict=True):
+                run_error = await self._write([row])
+                if run_error is None:
+                    self._forget([run])
+                else:
+                    failed.append((run, run_error))
+        for run, run_error in failed:
+            self.last_error = run_error
+            attempts = self._attempts.get(run.trace_id, 0) + 1
+            if attempts < MAX_ATTEMPTS:
+                self._attempts[run.trace_id] = attempts
+                self._queue.append(run)
+                continue
+            self._forget([run])
+            self.dropped += 1
+            self._report(
+                f"the trace of run {run.trace_id[:12]} ({run.workflow}) could not be written "
+                f"to the local trace store after {attempts} attempts and was dropped: "
+                f"{type(run_error).__name__}: {run_error} (the run and its checkpoints are "
+                "unaffected)"
             )
-            if span_rows:
+
+    async def _write(
+        self, rows: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]
+    ) -> Exception | None:
+        """Write ``rows`` in one transaction; on failure roll it back and return the error."""
+        trace_rows = [trace_row for trace_row, _ in rows]
+        span_rows = [span for _, spans in rows for span in spans]
+        async with self._lock:
+            try:
                 await self._conn.executemany(
-                    "INSERT OR REPLACE INTO lgp_spans (trace_id, span_id, seq, name, started_at, "
-                    "duration_ms, status, error, input, output, kind, model, usage, cost) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    span_rows,
+                    f"INSERT OR REPLACE INTO lgp_traces ({_COLUMNS}) "
+                    f"VALUES ({', '.join('?' * 15)})",
+                    trace_rows,
                 )
-            await self._conn.commit()
+                if span_rows:
+                    await self._conn.executemany(
+                        "INSERT OR REPLACE INTO lgp_spans (trace_id, span_id, seq, name, "
+                        "started_at, duration_ms, status, error, input, output, kind, model, "
+                        "usage, cost) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        span_rows,
+                    )
+                await self._conn.commit()
+            except Exception as exc:
+                # Never leave our half-written batch in an open transaction on the
+                # shared connection: the checkpointer's next commit would commit it.
+                with contextlib.suppress(Exception):  # a dead connection has nothing open
+                    await self._conn.rollback()
+                return exc
+        return None
+
+    def _forget(self, runs: list[RunTrace]) -> None:
+        for run in runs:
+            self._attempts.pop(run.trace_id, None)
+
+    def _report(self, message: str) -> None:
+        if self._warn is not None:
+            self._warn(message)
+        else:
+            log.warning("%s", message)
 
     def _rows(self, run: RunTrace) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
         clean = lambda v: json.dumps(sanitize_for_dashboard(v, self._max_length))  # noqa: E731
