@@ -399,8 +399,8 @@ class Lab:
             input: What ``graph.ainvoke`` takes: a (partial) state dict, chat messages as
                 dicts, tuples, strings or objects. Plain text becomes a user message on a
                 chat graph (else the state's text key). ``None`` continues the thread
-                from its last checkpoint; on a new thread a default that fits the graph
-                is used (:func:`lgp_lab.runtime.inputs.default_input`).
+                from its last checkpoint; on a new (or empty) thread a default that fits
+                the graph is used (:func:`lgp_lab.runtime.inputs.default_input`).
             thread_id: The thread to continue; a new one is generated when omitted.
             resume: A value for a thread waiting on ``interrupt()``.
             name: The name for a graph object (default: its own name, or ``graph``).
@@ -458,8 +458,8 @@ class Lab:
             from langgraph.types import Command
 
             payload: Any = Command(resume=resume)
-        elif input is None and thread_id is None:
-            payload = await self.adefault_input(workflow)
+        elif input is None and (thread_id is None or not await self._thread_exists(thread_id)):
+            payload = await self.adefault_input(workflow)  # nothing to continue
         else:
             payload = input
         return (
@@ -473,6 +473,11 @@ class Lab:
                 "config": user_config,
             },
         )
+
+    async def _thread_exists(self, thread_id: str) -> bool:
+        saver = await self.acheckpointer()
+        config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        return await saver.aget_tuple(config) is not None
 
     async def adefault_input(self, target: Any) -> Any:
         """The input a run of ``target`` uses when none is given (fits its state)."""

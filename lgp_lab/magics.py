@@ -28,6 +28,8 @@ class LgpMagics(Magics):
         # workflow name -> (display handle, parent header of the cell that started it)
         self._watch_displays: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._dirty: set[str] = set()
+        # The result %lgp_run displayed, and in which cell: its Out[] echo is skipped.
+        self._shown: tuple[Any, int] | None = None
 
     # ------------------------------------------------------------------ %lgp_run
 
@@ -35,63 +37,76 @@ class LgpMagics(Magics):
     @argument(
         "target",
         nargs="?",
-        help="a workflow .py file, a name registered in workflows/config.yaml, or a "
-        "variable holding a StateGraph or compiled graph",
+        help="a workflow .py file (path.py:attr names the graph), a langgraph.json graph id, "
+        "a workflows/config.yaml name, or a variable holding a graph",
     )
     @argument(
         "-i",
         "--input",
-        help='state input: a JSON object or plain text (becomes {"input": TEXT}); '
-        'default {"input": "test"}',
+        help="input: JSON (a state object, partial is fine) or plain text (a user message "
+        "on a chat graph, else the state's text key); default: one that fits the graph",
     )
     @argument("-t", "--thread", help="thread id to continue; a new one is generated if omitted")
     @argument("--resume", help="resume a thread waiting on interrupt() with this value (JSON)")
+    @argument("-c", "--context", help="the run's context (context_schema / Runtime), JSON")
+    @argument(
+        "--config",
+        help="a RunnableConfig as JSON: configurable, tags, metadata, recursion_limit",
+    )
     @argument("-e", "--env", help="config environment (config/NAME.yaml)")
     @argument("-q", "--quiet", action="store_true", help="no display; only return the result")
+    @argument("--json", action="store_true", help="print the result as one JSON document")
     @line_magic
     def lgp_run(self, line: str) -> Any:
         """Run a LangGraph workflow on a persistent thread and return its RunResult.
 
-        Examples::
-
+        Examples:
             r = %lgp_run workflows/basic_workflow.py --input '{"input": "hi"}' --thread t1
-            r = %lgp_run basic_workflow --input "again" --thread t1
-            r = %lgp_run graph --thread t2      # a StateGraph defined in this notebook
+            r = %lgp_run agent --input "hi" --context '{"model": "m"}'   # langgraph.json
+            r = %lgp_run graph --thread t2      # a graph defined in this notebook
         """
         args = self._parse(self.lgp_run, line)
         if args is None:
             return None
         if not args.target:
-            raise UsageError("%lgp_run needs a TARGET: a .py file, a registered name or a graph")
+            raise UsageError("%lgp_run needs a TARGET: a .py file, a graph id or a graph")
         from lgp_lab.kernel import get_lab
-        from lgp_lab.runtime.runner import parse_input_text
+        from lgp_lab.runtime.inputs import parse_json_or_text
 
         lab = get_lab(args.env)
         target, name = self._resolve_target(args.target)
-        kwargs: dict[str, Any] = {"thread_id": args.thread, "name": name}
+        kwargs: dict[str, Any] = {
+            "thread_id": args.thread,
+            "name": name,
+            "context": _json_option("--context", args.context),
+            "config": _json_option("--config", args.config),
+        }
+        payload = None
         if args.resume is not None:
             if not args.thread:
                 raise UsageError("--resume needs --thread ID of the interrupted thread")
-            kwargs["resume"] = _json_or_text(args.resume)
-            payload = None
+            kwargs["resume"] = parse_json_or_text(args.resume)
+        elif args.input is not None:
+            payload = _input_value(args.input)
         else:
-            try:
-                payload = parse_input_text(args.input)
-            except ValueError as exc:
-                raise UsageError(f"--input: {exc}") from None
+            payload = lab.default_input(target if name is None else lab.load(target, name=name))
         try:
             result = lab.run(target, payload, **kwargs)
         except KeyboardInterrupt:
             print("[lgp] Cancelled; the thread keeps its earlier checkpoints", file=sys.stderr)
             raise
-        if not args.quiet:
+        if args.json:
+            import json
+
+            print(json.dumps(result.to_dict(), ensure_ascii=False))
+        elif not args.quiet:
             from IPython.display import display
 
             from lgp_lab.display import result_bundle
 
             display(result_bundle(result), raw=True)
         # The same cell's Out[] would show it (again, or despite --quiet): skip that once.
-        object.__setattr__(result, "_lgp_shown_in", self.shell.execution_count)
+        self._shown = (result, self.shell.execution_count)
         return result
 
     # ------------------------------------------------------------------ %lgp_watch
@@ -133,7 +148,8 @@ class LgpMagics(Magics):
             for lab in labs():
                 targets = [args.target] if args.target else list(lab.watches)
                 for target in targets:
-                    handle = lab.watches.get(_watch_key(lab, target))
+                    # Resolved as the watch resolved it: cwd, then the project root.
+                    handle = lab.watch_for(target)
                     if handle is not None:
                         handle.stop()
                         self._refresh(handle, stopped=True)
@@ -254,16 +270,32 @@ class LgpMagics(Magics):
         except ValueError as exc:
             raise UsageError(f"cannot parse arguments ({exc}); check the quotes") from None
         if "-h" in argv or "--help" in argv:
-            print(parser.format_help())
+            # The docstring's reST "::" markers are for Sphinx, not for a person.
+            print("\n".join(ln for ln in parser.format_help().splitlines() if ln.strip() != "::"))
             return None
         return parser.parse_args(argv)
 
     def _resolve_target(self, text: str) -> tuple[Any, str | None]:
         """A variable in the user namespace holding a graph, else the text itself."""
+        from lgp_lab.runtime.loader import is_graph_like
+
         ns = self.shell.user_ns
-        if text.isidentifier() and text in ns and _is_graph(ns[text]):
+        if text.isidentifier() and text in ns and is_graph_like(ns[text]):
             return ns[text], text
         return text, None
+
+    def _display_result(self, result: Any) -> None:
+        """IPython's display hook for a RunResult: skip the Out[] echo of the result
+        %lgp_run already showed in this cell; display anything else."""
+        shown = self._shown
+        if shown is not None and shown[0] is result and shown[1] == self.shell.execution_count:
+            self._shown = None
+            return
+        from IPython.display import display
+
+        from lgp_lab.display import result_bundle
+
+        display(result_bundle(result), raw=True)
 
     def _on_reload(self, handle: Any) -> None:
         """Runs on the engine loop after each reload attempt: update the watch cell."""
@@ -313,6 +345,9 @@ def load(ipython: Any) -> None:
     from lgp_lab.errors import LgpError
 
     ipython.set_custom_exc((LgpError,), _show_lgp_error)
+    ipython.display_formatter.ipython_display_formatter.for_type_by_name(
+        "lgp_lab.runtime.result", "RunResult", magics._display_result
+    )
     ipython._lgp_magics = magics
 
 
@@ -342,28 +377,31 @@ def _show_lgp_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_o
     return stb
 
 
-def _is_graph(value: Any) -> bool:
-    from langgraph.graph import StateGraph
-
-    return isinstance(value, StateGraph) or isinstance(getattr(value, "builder", None), StateGraph)
-
-
-def _watch_key(lab: Any, target: str) -> str:
-    """The watch name for a target given as a name or a path."""
-    from pathlib import Path
-
-    for name, handle in lab.watches.items():
-        if target == name or (
-            handle.workflow.source and Path(target).resolve() == handle.workflow.source
-        ):
-            return name
-    return target
-
-
-def _json_or_text(text: str) -> Any:
+def _json_option(option: str, text: str | None) -> Any:
+    """A JSON option (``--context``, ``--config``); ``@file.json`` reads a file."""
     import json
 
+    if text is None:
+        return None
+    if text.startswith("@"):
+        from pathlib import Path
+
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{option}: cannot read {text[1:]}: {exc.strerror}") from None
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{option}: not valid JSON ({exc.msg} at column {exc.colno}); "
+            """write it as '{"key": "value"}'"""
+        ) from None
+
+
+def _input_value(text: str) -> Any:
+    """``--input``: JSON when it looks like JSON (an error if it is broken), else text."""
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")) or text.startswith("@"):
+        return _json_option("--input", text)
+    return text

@@ -137,3 +137,57 @@ def test_unload_closes_the_lab(project: Path) -> None:
     sh.run_line_magic("unload_ext", "lgp_lab")
     assert lab.closed and _engine_threads() == []
     assert "lgp_run" not in sh.magics_manager.magics["line"]
+
+
+def test_help_has_no_stray_rest_markers(shell: InteractiveShell) -> None:
+    with capture_output() as captured:
+        shell.run_line_magic("lgp_run", "--help")
+    lines = captured.stdout.splitlines()
+    assert lines and "::" not in [line.strip() for line in lines]
+    assert "--context" in captured.stdout and "--config" in captured.stdout
+
+
+def test_context_config_and_chat_text_in_a_magic(shell: InteractiveShell, project: Path) -> None:
+    write(
+        project / "ctxchat.py",
+        """
+        from dataclasses import dataclass
+        from langchain_core.runnables import RunnableConfig
+        from langgraph.graph import MessagesState, StateGraph, START
+        from langgraph.runtime import Runtime
+
+        @dataclass
+        class Ctx:
+            persona: str
+
+        def reply(state: MessagesState, config: RunnableConfig, runtime: Runtime[Ctx]):
+            user = config["configurable"]["user_id"]
+            text = f"{runtime.context.persona}->{user}: {state['messages'][-1].content}"
+            return {"messages": [("ai", text)]}
+
+        graph = StateGraph(MessagesState, context_schema=Ctx).add_node(reply)
+        graph.add_edge(START, "reply")
+        """,
+    )
+    result = shell.run_line_magic(
+        "lgp_run",
+        """ctxchat.py -i hello -c '{"persona": "bot"}' --config '{"configurable": {"user_id": "u7"}}' -q""",
+    )
+    assert result["messages"][-1].content == "bot->u7: hello"
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="--context: not valid JSON"):
+        shell.run_line_magic("lgp_run", "ctxchat.py --context '{oops' -q")
+
+
+def test_watch_stop_resolves_the_path_like_watch(shell: InteractiveShell, project: Path) -> None:
+    """From a notebook under notebooks/, a project-relative path starts and stops a watch."""
+    import os
+
+    (project / "notebooks").mkdir()
+    os.chdir(project / "notebooks")
+    shell.run_line_magic("lgp_watch", "workflows/basic_workflow.py")
+    with capture_output() as captured:
+        shell.run_line_magic("lgp_watch", "--stop workflows/basic_workflow.py")
+    assert "Stopped watching: basic_workflow" in captured.stdout
+    assert kernel.get_lab().watches == {}

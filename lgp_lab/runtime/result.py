@@ -58,18 +58,6 @@ class RunResult:
 
         return result_bundle(self)
 
-    def _ipython_display_(self) -> None:
-        from IPython import get_ipython
-        from IPython.display import display
-
-        shell = get_ipython()
-        shown_in = self.__dict__.get("_lgp_shown_in")
-        if shell is not None and shown_in == shell.execution_count:
-            # %lgp_run already displayed it in this cell; skip the Out[] echo once.
-            object.__setattr__(self, "_lgp_shown_in", None)
-            return
-        display(self._repr_mimebundle_(), raw=True)
-
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-compatible data."""
         return {
