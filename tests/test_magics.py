@@ -171,7 +171,8 @@ def test_context_config_and_chat_text_in_a_magic(shell: InteractiveShell, projec
     )
     result = shell.run_line_magic(
         "lgp_run",
-        """ctxchat.py -i hello -c '{"persona": "bot"}' --config '{"configurable": {"user_id": "u7"}}' -q""",
+        """ctxchat.py -i hello -c '{"persona": "bot"}' """
+        """--config '{"configurable": {"user_id": "u7"}}' -q""",
     )
     assert result["messages"][-1].content == "bot->u7: hello"
     from IPython.core.error import UsageError
