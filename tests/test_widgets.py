@@ -202,3 +202,71 @@ def test_notebook_saves_widget_state_with_threads_and_traces(project: Path) -> N
 def test_session_explorer_notebook_is_in_the_repo() -> None:
     assert (REPO / "notebooks" / "session_explorer.ipynb").is_file()
     assert shutil.which("jupyter") is not None
+
+
+def _refreshes_after_a_run(lab: Lab, monkeypatch, run_input: str) -> int:
+    """How many thread-list queries the explorers made because a run finished."""
+    import threading
+
+    calls: list[object] = []
+    original = lab.sessions.threads
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lab.sessions, "threads", counting)
+    lab.run("basic_workflow", run_input, thread_id=run_input)
+    # Outside a kernel the refresh runs in a helper thread: wait for those (bounded).
+    for thread in threading.enumerate():
+        if thread.name == "lgp-widget-refresh":
+            thread.join(5.0)
+    monkeypatch.setattr(lab.sessions, "threads", original)
+    return len(calls)
+
+
+def test_a_collected_explorer_stops_listening(lab: Lab, monkeypatch) -> None:
+    import gc
+    import weakref
+
+    import comm
+    import ipywidgets as w
+    import ipywidgets.widgets.widget as widget_module
+    from comm.base_comm import CommManager
+
+    # What ipywidgets' weak-reference mode does (and a kernel that lets go of a widget):
+    # neither the widget registry nor the comm manager keeps widgets alive.
+    monkeypatch.setattr(widget_module, "_instances", weakref.WeakValueDictionary())
+
+    class WeakCommManager(CommManager):
+        def unregister_comm(self, comm: object) -> None:
+            self.comms.pop(comm.comm_id, None)  # type: ignore[attr-defined]
+
+    manager = WeakCommManager()
+    manager.comms = weakref.WeakValueDictionary()  # type: ignore[assignment]
+    monkeypatch.setattr(comm, "get_comm_manager", lambda: manager)
+    plain = weakref.ref(w.VBox([w.Button()]))
+    gc.collect()
+    assert plain() is None  # the setup lets an unreferenced widget go
+
+    explorer = SessionExplorer(lab)
+    assert _refreshes_after_a_run(lab, monkeypatch, "live") == 1
+    gone = weakref.ref(explorer)
+    del explorer
+    gc.collect()
+    assert gone() is None, "the Lab's run listener kept the explorer alive"
+    assert _refreshes_after_a_run(lab, monkeypatch, "after-gc") == 0
+
+
+def test_a_hidden_explorer_does_not_query_after_runs(lab: Lab, monkeypatch) -> None:
+    explorer = SessionExplorer(lab)
+    explorer._view_count = 1  # what the frontend sends when it renders a view
+    assert _refreshes_after_a_run(lab, monkeypatch, "shown") == 1
+    explorer._view_count = 0  # the cell was re-run or its output cleared
+    assert _refreshes_after_a_run(lab, monkeypatch, "hidden-1") == 0
+    assert _refreshes_after_a_run(lab, monkeypatch, "hidden-2") == 0
+    assert "hidden-2" not in explorer.thread_ids
+    explorer._view_count = 1  # shown again: one refresh brings it up to date
+    assert {"hidden-1", "hidden-2"} <= set(explorer.thread_ids)
+    explorer.close()
+    assert _refreshes_after_a_run(lab, monkeypatch, "closed") == 0

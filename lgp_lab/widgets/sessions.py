@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as w
 
 from lgp_lab.runtime.sessions import channel_bytes
+from lgp_lab.widgets._listen import WeakRunListener
 from lgp_lab.widgets._render import bytes_table, esc, json_block, on_kernel_thread, table
 
 __all__ = ["SessionExplorer"]
@@ -120,7 +121,15 @@ class SessionExplorer(w.VBox):
                 self.trace_area,
             ]
         )  # fmt: skip
-        self._unsubscribe = lab.add_run_listener(self._on_run)
+        # Weakly held by the Lab: an explorer that is closed or collected stops querying.
+        self._listener = WeakRunListener(lab, self._on_run)
+        # Count the frontend's views (ipywidgets' _view_count): an explorer whose output
+        # was cleared or whose cell was re-run is not refreshed after each run, only
+        # once when it is shown again.
+        self._shown = False
+        self._stale = False
+        self._view_count = 0
+        self.observe(self._on_views, names="_view_count")
         self.refresh()
         if thread_id:
             self.show_thread(thread_id, checkpoint_id)
@@ -254,11 +263,18 @@ class SessionExplorer(w.VBox):
             display(viewer)
         return viewer
 
+    @property
+    def hidden(self) -> bool:
+        """Whether the explorer was displayed and no view of it is left in the frontend."""
+        return self._shown and not self._view_count
+
     def close(self) -> None:
-        """Stop listening for runs and close the widget."""
-        unsubscribe = self.__dict__.get("_unsubscribe")
-        if unsubscribe is not None:
-            unsubscribe()
+        """Stop listening for runs and close the widget with the widgets it made."""
+        listener = self.__dict__.get("_listener")
+        if listener is not None:
+            listener.close()
+        for child in _descendants(self):
+            child.close()
         super().close()
 
     # ------------------------------------------------------------------ private
@@ -363,5 +379,23 @@ class SessionExplorer(w.VBox):
         self.state_html.value = self.diff_html.value = self.bytes_html.value = ""
 
     def _on_run(self, _result: Any) -> None:
+        if self.hidden:
+            self._stale = True  # refreshed when a view appears again
+            return
         # Runs finish on the engine thread; widgets are updated on the kernel's thread.
         on_kernel_thread(self.refresh)
+
+    def _on_views(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self._shown = True
+            if self._stale:
+                self._stale = False
+                self.refresh()
+
+
+def _descendants(widget: Any) -> list[Any]:
+    found = []
+    for child in getattr(widget, "children", ()):
+        found.append(child)
+        found.extend(_descendants(child))
+    return found
