@@ -20,8 +20,10 @@ from lgp_lab.errors import LgpError
 
 __all__ = [
     "CreateResult",
+    "TemplateArgumentError",
     "TemplateError",
     "TemplateInfo",
+    "check_workflow_name",
     "create_workflow",
     "get_template",
     "list_templates",
@@ -34,6 +36,10 @@ _SAMPLE_REPO = "_sample_repo"
 
 class TemplateError(LgpError):
     """A template or ``create`` request that cannot be honoured; nothing was written."""
+
+
+class TemplateArgumentError(TemplateError):
+    """The workflow name or the template name itself is invalid (a usage error)."""
 
 
 @dataclass(frozen=True)
@@ -108,11 +114,34 @@ def get_template(name: str) -> TemplateInfo:
     """
     templates = {t.name: t for t in list_templates()}
     if name not in templates:
-        raise TemplateError(
+        raise TemplateArgumentError(
             f"unknown template {name!r}; known templates: {', '.join(templates)}",
             hint="see them with: lgp-lab templates",
         )
     return templates[name]
+
+
+def check_workflow_name(name: str) -> None:
+    """Refuse a name that cannot be a module: not an identifier, or a Python keyword.
+
+    Raises:
+        TemplateArgumentError: The message says why and suggests a valid name.
+    """
+    if keyword.iskeyword(name):
+        raise TemplateArgumentError(
+            f"workflow name {name!r} is a Python keyword, so it cannot name a module",
+            hint=f"pick another name, e.g. {name}_ or my_{name}",
+        )
+    if not name.isidentifier():
+        suggestion = re.sub(r"\W+", "_", name).strip("_") or "my_workflow"
+        if suggestion[0].isdigit():
+            suggestion = f"wf_{suggestion}"
+        if keyword.iskeyword(suggestion):
+            suggestion += "_"
+        raise TemplateArgumentError(
+            f"workflow name {name!r} is not a Python identifier",
+            hint=f"use letters, digits and underscores (no digit first), e.g. {suggestion}",
+        )
 
 
 def create_workflow(
@@ -139,14 +168,7 @@ def create_workflow(
     from lgp_lab.config import find_project_root
     from lgp_lab.runtime.registry import REGISTRY_FILE, read_registry
 
-    if not name.isidentifier() or keyword.iskeyword(name):
-        suggestion = re.sub(r"\W", "_", name).strip("_") or "my_workflow"
-        if suggestion[0].isdigit():
-            suggestion = f"wf_{suggestion}"
-        raise TemplateError(
-            f"workflow name {name!r} is not a Python identifier",
-            hint=f"use letters, digits and underscores, e.g. {suggestion}",
-        )
+    check_workflow_name(name)
     info = get_template(template)
     root = (root or find_project_root() or Path.cwd()).resolve()
     workflows = root / "workflows"

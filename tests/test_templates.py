@@ -102,16 +102,18 @@ def test_data_pipeline_takes_any_csv(tmp_path: Path) -> None:
 def test_refusals_change_nothing(tmp_path: Path) -> None:
     assert run_cli("create", "first", "--template", "custom", cwd=tmp_path).returncode == 0
     before = snapshot(tmp_path)
-    cases = [
-        (["create", "9lives"], "not a Python identifier"),
-        (["create", "class"], "not a Python identifier"),
-        (["create", "ok_name", "--template", "nope"], "known templates: basic, with_claude_code"),
-        (["create", "first", "--template", "basic"], "already exists"),
+    cases = [  # a bad NAME or --template is a usage error (2); an existing workflow is not
+        (["create", "9lives"], 2, "not a Python identifier", "e.g. wf_9lives"),
+        (["create", "class"], 2, "'class' is a Python keyword", "e.g. class_ or my_class"),
+        (["create", "my-flow"], 2, "not a Python identifier", "e.g. my_flow"),
+        (["create", "ok_name", "--template", "nope"], 2, "known templates: basic, with_cl", ""),
+        (["create", "first", "--template", "basic"], 1, "already exists", "--force"),
     ]
-    for args, message in cases:
+    for args, code, message, fix in cases:
         result = run_cli(*args, cwd=tmp_path)
-        assert result.returncode != 0, args
-        assert message in result.stderr, (args, result.stderr)
+        assert result.returncode == code, (args, result.stderr)
+        assert message in result.stderr and fix in result.stderr, (args, result.stderr)
+        assert "Creating workflow" not in result.stderr or code == 1, args
         assert snapshot(tmp_path) == before, args
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -185,3 +187,32 @@ def test_readme_template_examples_are_true(tmp_path: Path) -> None:
     assert create.splitlines() == actual.splitlines()
     run = run_cli("run", "my_workflow", cwd=tmp_path)
     assert "[lgp] ✅ Complete" in section and "[lgp] ✅ Complete" in run.stderr
+
+
+def test_readme_says_which_templates_need_an_extra(tmp_path: Path) -> None:
+    """The README's claim is checked: the templates it lists as needing nothing beyond
+    ``pip install lgp-lab`` run with the optional packages made unimportable."""
+    from test_cli import without_packages
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Templates", 1)[1].split("\n## ", 1)[0]
+    needs = {
+        name: re.findall(r"lgp-lab\[(\w+)\]", line)
+        for line in section.splitlines()
+        for name in NAMES
+        if line.startswith(f"| `{name}` |")
+    }
+    assert needs == {
+        "basic": ["agents"],  # only for its Ollama provider; offline without it
+        "with_claude_code": ["agents"],
+        "multi_agent": ["agents"],
+        "data_pipeline": [],
+        "custom": [],
+    }
+    env = without_packages(tmp_path, "mcp", "openai", "fastapi", "uvicorn", "langfuse")
+    for name in ("basic", "data_pipeline", "custom"):
+        root = tmp_path / name
+        root.mkdir()
+        assert run_cli("create", "flow", "--template", name, cwd=root, env=env).returncode == 0
+        run = run_cli("run", "flow", cwd=root, env=env, timeout=120)
+        assert run.returncode == 0, (name, run.stderr)

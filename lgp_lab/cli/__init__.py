@@ -35,7 +35,23 @@ def main() -> None:
     # SIGTERM ends a command like Ctrl-C does: watchers stop, the database closes.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     _log_to_stderr()
-    cli(prog_name="lgp-lab")
+    try:
+        cli(prog_name="lgp-lab")
+    finally:
+        _fast_exit()
+
+
+def _fast_exit() -> None:
+    """Skip the garbage collections of interpreter teardown.
+
+    A command's resources are closed by now (the Lab's ``with`` block: database, engine
+    loop, trace flush); what is left is tearing down LangGraph's ~3000 modules, where
+    the collector walks every object again: 0.3 s of a 10 ms run. Freezing moves them
+    out of its reach; atexit handlers and thread joins still run as usual.
+    """
+    import gc
+
+    gc.freeze()
 
 
 def _log_to_stderr() -> None:

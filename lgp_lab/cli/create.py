@@ -50,8 +50,20 @@ def templates_command(json_only: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing workflow of that name.")
 def create_command(name: str, template: str, notebook: bool, force: bool) -> None:
     """Create workflows/NAME.py from a template and register it in workflows/config.yaml."""
-    from lgp_lab.scaffold import create_workflow
+    from lgp_lab.scaffold import (
+        TemplateArgumentError,
+        check_workflow_name,
+        create_workflow,
+        get_template,
+    )
 
+    # What the user typed is checked first: a bad NAME or --template is a usage error (2).
+    checks = (("'NAME'", check_workflow_name, name), ("'--template'", get_template, template))
+    for hint, check, value in checks:
+        try:
+            check(value)
+        except TemplateArgumentError as exc:
+            raise click.BadParameter(str(exc), param_hint=hint) from None
     out = Output()
     out.status(f"Creating workflow: {name}")
     out.status(f"Template: {template}")

@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-import json
+import shlex
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
+from lgp_lab.cli._options import input_option, json_option, lab_config
 from lgp_lab.cli._output import Output
 from lgp_lab.errors import LgpError
 
-__all__ = ["parse_input", "run_command"]
+__all__ = ["run_command"]
 
 
-def parse_input(text: str | None) -> Any:
-    """Parse ``--input``: JSON object, ``@file.json``, or plain text → ``{"input": text}``."""
-    from lgp_lab.runtime.runner import parse_input_text
+@dataclass
+class _Request:
+    """What to run, as parsed from the command line."""
 
-    if text is not None and text.startswith("@"):
-        path = Path(text[1:])
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise click.BadParameter(
-                f"cannot read {path}: {exc.strerror}", param_hint="--input"
-            ) from None
-    try:
-        return parse_input_text(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--input") from None
+    input: Any = None  # None: no --input given
+    resume: Any = None
+    resuming: bool = False
+    kwargs: dict[str, Any] = field(default_factory=dict)  # context= / config= for Lab
 
 
 @click.command("run")
@@ -40,8 +34,22 @@ def parse_input(text: str | None) -> Any:
     "-i",
     "input_text",
     metavar="JSON|TEXT|@FILE",
-    help='State input: a JSON object, @file.json, or text (becomes {"input": TEXT}). '
-    'Default: {"input": "test"}.',
+    help="The run's input: JSON (an object of state keys, or any value the graph takes), "
+    "@file, or text (a user message on a graph with `messages`). Default on a new thread: "
+    "an input that fits the graph (printed).",
+)
+@click.option(
+    "--context",
+    "context_text",
+    metavar="JSON|@FILE",
+    help="The run context (the graph's context_schema, read as runtime.context).",
+)
+@click.option(
+    "--config",
+    "config_text",
+    metavar="JSON|@FILE",
+    help='A RunnableConfig: {"configurable": {...}, "tags": [...], "metadata": {...}, '
+    '"recursion_limit": N}. The thread id is set by --thread.',
 )
 @click.option(
     "--thread",
@@ -52,7 +60,7 @@ def parse_input(text: str | None) -> Any:
 )
 @click.option(
     "--resume",
-    metavar="JSON",
+    metavar="JSON|TEXT",
     help="Resume a thread waiting on interrupt() with this value (needs --thread).",
 )
 @click.option(
@@ -69,11 +77,18 @@ def parse_input(text: str | None) -> Any:
     help="Hot reload: rerun on the same thread after every save of the workflow "
     "or its local modules (Ctrl-C stops).",
 )
-@click.option("--json", "json_only", is_flag=True, help="Print only the result as JSON.")
+@click.option(
+    "--json",
+    "json_only",
+    is_flag=True,
+    help="Print one JSON document per run on stdout: the result, an interrupt, or the error.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show config details and full tracebacks.")
 def run_command(
     workflow: str,
     input_text: str | None,
+    context_text: str | None,
+    config_text: str | None,
     thread_id: str | None,
     resume: str | None,
     env: str | None,
@@ -81,89 +96,159 @@ def run_command(
     json_only: bool,
     verbose: bool,
 ) -> None:
-    """Run WORKFLOW (a .py file or a name in workflows/config.yaml) once on a thread."""
+    """Run WORKFLOW once on a thread.
+
+    WORKFLOW is a .py file (its graph: `workflow`, `graph`, `app` or the only one), a
+    `path.py:attr`, a graph id in langgraph.json, a langgraph.json file, or a name in
+    workflows/config.yaml.
+    """
     out = Output(verbose=verbose, json_only=json_only)
-    payload = parse_input(input_text)
+    request = _Request(input=input_option(input_text))
+    for key, text in (("context", context_text), ("config", config_text)):
+        value = json_option(text, f"--{key}")
+        if value is not None:
+            request.kwargs[key] = value
     if resume is not None:
         if thread_id is None:
             raise click.UsageError("--resume needs --thread ID of the interrupted thread")
         if watch:
             raise click.UsageError("--resume and --watch cannot be combined")
-        try:
-            payload = _Resume(json.loads(resume))
-        except json.JSONDecodeError:
-            payload = _Resume(resume)
-    sys.exit(_main(out, workflow, payload, thread_id, env, watch))
-
-
-class _Resume:
-    """A --resume value (as opposed to a state input)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
+        if input_text is not None:
+            raise click.UsageError(
+                "--resume and --input cannot be combined: --resume answers the interrupt "
+                "of a waiting thread"
+            )
+        request.resume, request.resuming = input_option(resume, "--resume"), True
+    config = lab_config(env, "experiment")
+    sys.exit(_main(out, config, workflow, request, thread_id, watch))
 
 
 def _main(
-    out: Output, target: str, payload: Any, thread_id: str | None, env: str | None, watch: bool
+    out: Output, config: Any, target: str, request: _Request, thread_id: str | None, watch: bool
 ) -> int:
     from lgp_lab.lab import Lab
     from lgp_lab.runtime.runner import new_thread_id
 
-    try:
-        with Lab(env=env) as lab:
-            source = lab.config.source or "built-in defaults"
-            out.detail(f"config: {source} (env {lab.environment})")
-            out.detail(f"checkpoints: {lab.checkpoint_path}")
-            out.status(f"Loading workflow: {_display_name(target)}")
-            workflow = lab.load(target)
-            out.detail(f"file: {workflow.source} (v{workflow.version})")
-            thread = thread_id or new_thread_id()
-            if watch:
-                return _watch(out, lab, target, workflow, payload, thread, thread_id is None)
-            ok = _execute(out, lab, target, workflow, payload, thread, thread_id is None)
-            return 0 if ok else 1
-    except KeyboardInterrupt:
-        out.status("Cancelled; the thread keeps its earlier checkpoints", style="yellow")
-        return 130
-    except LgpError as exc:
-        out.error(exc)
-        return 1
+    thread = thread_id or new_thread_id()
+    with out.stdout_to_stderr():  # a module-level print() in the user's file, with --json
+        try:
+            with Lab(config=config) as lab:
+                source = lab.config.source or "built-in defaults"
+                out.detail(f"config: {source} (env {lab.environment})")
+                out.detail(f"checkpoints: {lab.checkpoint_path}")
+                out.status(f"Loading workflow: {_display_name(target)}")
+                workflow = lab.load(target)
+                out.detail(
+                    f"workflow: {workflow.name} from {workflow.source} (v{workflow.version})"
+                )
+                run = _Run(out, lab, target, workflow, request, thread, new=thread_id is None)
+                if watch:
+                    return _watch(out, lab, workflow, run)
+                return 0 if run.execute() else 1
+        except KeyboardInterrupt:
+            out.status("Cancelled; the thread keeps its earlier checkpoints", style="yellow")
+            if out.json_only:
+                out.result("Cancelled", {"status": "cancelled", "thread_id": thread})
+            return 130
+        except LgpError as exc:
+            out.error(exc, thread_id=thread_id)
+            return 1
 
 
-def _execute(
-    out: Output, lab: Any, target: str, workflow: Any, payload: Any, thread: str, new: bool
-) -> bool:
-    """One run with its status lines; False if it failed (the error is printed)."""
-    label = f"thread {thread}" + (", new" if new else "")
-    out.status(f"Executing... ({label})")
-    try:
-        if isinstance(payload, _Resume):
-            result = lab.run(workflow, thread_id=thread, resume=payload.value)
+class _Run:
+    """One workflow run with its status lines (rerun as is by ``--watch``)."""
+
+    def __init__(
+        self,
+        out: Output,
+        lab: Any,
+        target: str,
+        workflow: Any,
+        request: _Request,
+        thread: str,
+        *,
+        new: bool,
+    ) -> None:
+        self.out, self.lab, self.target, self.workflow = out, lab, target, workflow
+        self.request, self.thread, self.new = request, thread, new
+        self._input: Any = _UNSET
+
+    def execute(self) -> bool:
+        """Run once; False if it failed (the error is printed)."""
+        out = self.out
+        try:
+            kwargs = dict(self.request.kwargs)
+            if self.request.resuming:
+                kwargs["resume"] = self.request.resume
+                payload = None
+            else:
+                payload = self._payload()
+            result = self.lab.engine.call(self._stream(payload, kwargs))
+        except LgpError as exc:
+            out.error(exc, thread_id=self.thread, workflow=self.workflow.name)
+            return False
+        if result.status == "interrupted":
+            out.status(f"⏸ Waiting for input ({result.duration_s:.2f}s)", style="yellow")
+            if not out.json_only:  # with --json the interrupts are in the one document
+                out.result("Interrupt", result.interrupts)
+            out.status(
+                f"Resume with: lgp-lab run {shlex.quote(self.target)} "
+                f"--thread {shlex.quote(self.thread)} --resume JSON"
+            )
         else:
-            result = lab.run(workflow, payload, thread_id=thread)
-    except LgpError as exc:
-        out.error(exc)
-        return False
-    if result.status == "interrupted":
-        out.status(f"⏸ Waiting for input ({result.duration_s:.2f}s)", style="yellow")
-        out.result("Interrupt", result.interrupts)
-        out.status(f"Resume with: lgp-lab run {target} --thread {thread} --resume JSON")
-    else:
-        out.status(f"✅ Complete ({result.duration_s:.2f}s)", style="green")
-    out.detail(f"version v{result.version}, checkpoint {result.checkpoint_id}")
-    if result.trace_url:
-        out.status(f"Trace URL: {result.trace_url}")
-    elif result.trace_id:
-        out.status(f"Trace: {result.trace_id} (lgp-lab traces)")
-    out.result("Result", result.to_dict() if out.json_only else result.state)
-    if new:
-        out.status(f"Continue this thread with: --thread {thread}")
-    return True
+            out.status(f"✅ Complete ({result.duration_s:.2f}s)", style="green")
+        out.detail(f"version v{result.version}, checkpoint {result.checkpoint_id}")
+        if result.trace_url:
+            out.status(f"Trace URL: {result.trace_url}")
+        elif result.trace_id:
+            out.status(f"Trace: {result.trace_id} (lgp-lab traces)")
+        out.result("Result", result.to_dict() if out.json_only else result.state)
+        if self.new:
+            out.status(f"Continue this thread with: --thread {self.thread}")
+            self.new = False  # a --watch rerun continues the thread
+        return True
+
+    def _payload(self) -> Any:
+        """The input: --input as given, else a default that fits the graph on a new
+        thread (said on stderr), else ``None``, which continues an existing thread."""
+        if self.request.input is not None:
+            return self.request.input
+        if self._input is not _UNSET:
+            return self._input
+        from lgp_lab.runtime.jsonable import dumps
+
+        if not self.new and self.lab.sessions.thread(self.thread) is not None:
+            self._input = None
+            self.out.status(
+                f"Input: none (thread {self.thread} continues from its last checkpoint; "
+                "pass --input)"
+            )
+        else:
+            from lgp_lab.runtime.inputs import default_input
+
+            self._input = default_input(self.workflow.graph)
+            self.out.status(f"Input: {dumps(self._input)} (default for this graph; pass --input)")
+        return self._input
+
+    async def _stream(self, payload: Any, kwargs: dict[str, Any]) -> Any:
+        """Stream the run on the engine loop; ``Executing...`` once the input is accepted
+        (the domain checks it before the first event), so a refused input never shows it."""
+        result = None
+        async for event, data in self.lab.astream(
+            self.workflow, payload, thread_id=self.thread, **kwargs
+        ):
+            if event == "metadata":
+                label = f"thread {self.thread}" + (", new" if self.new else "")
+                self.out.status(f"Executing... ({label})")
+            elif event == "end":
+                result = data
+        return result
 
 
-def _watch(
-    out: Output, lab: Any, target: str, workflow: Any, payload: Any, thread: str, new: bool
-) -> int:
+_UNSET: Any = object()
+
+
+def _watch(out: Output, lab: Any, workflow: Any, run: _Run) -> int:
     """Run, then rerun on the same thread after every good save, until Ctrl-C."""
     import queue
 
@@ -173,7 +258,7 @@ def _watch(
     out.status("Hot reload: ON")
     extra = f" (+{local} local module{'s' if local != 1 else ''})" if local else ""
     out.status(f"Watching: {_relative(workflow.source)}{extra}")
-    _execute(out, lab, target, workflow, payload, thread, new)
+    run.execute()
     try:
         while True:
             try:
@@ -193,7 +278,7 @@ def _watch(
                     out.error(ev.error)
                     out.status(f"Keeping v{ev.version} live; save a fix to reload", style="yellow")
             if any(ev.ok for ev in pending):
-                _execute(out, lab, target, workflow, payload, thread, False)
+                run.execute()
     except KeyboardInterrupt:
         handle.stop()
         out.status("Stopped watching")
@@ -208,4 +293,11 @@ def _relative(path: Any) -> str:
 
 
 def _display_name(target: str) -> str:
-    return Path(target).stem if target.endswith(".py") else target
+    """How a target is named before it loads: ``flow.py`` → ``flow``,
+    ``src/agent/graph.py:graph`` → ``graph.py:graph``; ids and names as given."""
+    path, sep, attr = target.rpartition(":")
+    if sep and path.endswith(".py") and attr.isidentifier():
+        return f"{Path(path).name}:{attr}"
+    if target.endswith(".py"):
+        return Path(target).stem
+    return target

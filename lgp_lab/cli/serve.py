@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
+from typing import Any
 
 import click
 
+from lgp_lab.cli._options import lab_config, require_extra
 from lgp_lab.cli._output import Output
 from lgp_lab.errors import LgpError
 
@@ -47,19 +48,12 @@ def serve_command(
     watch: bool,
     verbose: bool,
 ) -> None:
-    """Serve WORKFLOWS (files or registered names; default: all registered) over HTTP."""
+    """Serve WORKFLOWS (files, path.py:attr, langgraph.json graph ids or registered names;
+    default: every graph the project declares) over HTTP."""
+    require_extra("server", "fastapi", "uvicorn")
     out = Output(verbose=verbose)
-    sys.exit(
-        _serve(
-            out,
-            list(workflows),
-            host,
-            port,
-            env or os.environ.get("LGP_ENV") or "hosted",
-            watch,
-            verbose,
-        )
-    )
+    config = lab_config(env, "hosted")
+    sys.exit(_serve(out, list(workflows), host, port, config, watch, verbose))
 
 
 def _serve(
@@ -67,7 +61,7 @@ def _serve(
     targets: list[str],
     host: str | None,
     port: int | None,
-    env: str,
+    config: Any,
     watch: bool,
     verbose: bool,
 ) -> int:
@@ -77,7 +71,7 @@ def _serve(
     started = time.perf_counter()
 
     try:
-        with Lab(env=env) as lab:
+        with Lab(config=config) as lab:
             out.status("Starting API server...")
             out.status(f"Environment: {lab.environment}")
             handle = start_server(

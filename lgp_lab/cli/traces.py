@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
+from lgp_lab.cli._options import lab_config
 from lgp_lab.cli._output import Output
 from lgp_lab.errors import LgpError
 
-__all__ = ["traces_command"]
+__all__ = ["MIN_PREFIX", "traces_command"]
+
+MIN_PREFIX = 8  # the shortest trace id prefix the store resolves (ids are 32 hex digits)
+_SCAN = 1000  # traces scanned to name the known workflows or an ambiguous prefix's matches
 
 
 @click.command("traces")
@@ -27,45 +32,99 @@ def traces_command(
     json_only: bool,
     trace_id: str | None,
 ) -> None:
-    """List recent traces, or show one trace (TRACE_ID) with its node spans."""
+    """List recent traces, or show one trace (TRACE_ID, or 8+ characters of it) with its
+    node spans."""
+    out = Output(json_only=json_only)
+    if trace_id is not None and len(trace_id) < MIN_PREFIX:
+        raise click.BadParameter(
+            f"{trace_id!r} is too short: give the trace id or at least its first "
+            f"{MIN_PREFIX} characters (lgp-lab traces lists them)",
+            param_hint="'TRACE_ID'",
+        )
+    config = lab_config(env, "experiment")
+    if not config.checkpoint_path.is_file():
+        # Nothing was ever run here: say so without creating the database.
+        _nothing(out, trace_id, f"no trace store here yet ({config.checkpoint_path} is absent)")
+        return
     from lgp_lab.lab import Lab
 
-    out = Output(json_only=json_only)
     try:
-        with Lab(env=env) as lab:
+        with Lab(config=config) as lab:
             if trace_id:
-                trace = lab.traces.get(trace_id)
-                if trace is None:
-                    out.error(LgpError(f"trace {trace_id!r} not found in the local trace store"))
-                    sys.exit(1)
-                if json_only:
-                    out.result("Trace", trace.to_dict())
-                else:
-                    _show_trace(trace)
+                _show_one(out, lab, trace_id)
                 return
             traces = lab.traces.list(workflow, thread_id=thread_id, limit=limit)
+            known = [] if traces or not workflow else _workflows(lab)
     except LgpError as exc:
         out.error(exc)
         sys.exit(1)
     if json_only:
         out.result("Traces", [t.to_dict() for t in traces])
         return
-    if not traces:
+    if traces:
+        _table(traces)
+    elif workflow:
+        where = f" on thread {thread_id!r}" if thread_id else ""
+        out.status(f"No traces for workflow {workflow!r}{where}")
+        out.status(
+            f"Workflows with traces: {', '.join(known)}" if known else "No traces yet at all"
+        )
+    elif thread_id:
+        out.status(f"No traces for thread {thread_id!r}")
+    else:
         out.status("No traces yet: run a workflow (lgp-lab run ...) first")
-        return
-    _table(traces)
+
+
+def _nothing(out: Output, trace_id: str | None, why: str) -> None:
+    if trace_id:
+        out.error(LgpError(f"trace {trace_id!r} not found: {why}"))
+        sys.exit(1)
+    if out.json_only:
+        out.result("Traces", [])
+    else:
+        out.status(f"No traces yet: {why}; run a workflow (lgp-lab run ...) first")
+
+
+def _show_one(out: Output, lab: Any, trace_id: str) -> None:
+    trace = lab.traces.get(trace_id)
+    if trace is None:
+        matches = [
+            t.trace_id for t in lab.traces.list(limit=_SCAN) if t.trace_id.startswith(trace_id)
+        ]
+        if len(matches) > 1:
+            message = f"trace id prefix {trace_id!r} matches {len(matches)} traces"
+            hint = f"give more characters: {', '.join(m[:16] for m in matches[:5])}"
+        else:
+            message = f"trace {trace_id!r} not found in the local trace store"
+            hint = "lgp-lab traces lists the recent ones"
+        out.error(LgpError(message, hint=hint))
+        sys.exit(1)
+    if out.json_only:
+        out.result("Trace", trace.to_dict())
+    else:
+        _show_trace(trace)
+
+
+def _workflows(lab: Any) -> list[str]:
+    return sorted({t.workflow for t in lab.traces.list(limit=_SCAN)})
 
 
 def _table(traces: list) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from lgp_lab.observability.cost import allocation
+
     table = Table(title="Recent traces (lgp-lab traces ID shows one)", title_justify="left")
     table.add_column("trace", no_wrap=True, min_width=12)
-    for column in ("started (UTC)", "workflow", "thread", "status", "ms", "$/run"):
-        table.add_column(column, overflow="fold")
+    for column in ("started (UTC)", "workflow", "thread", "status", "ms", "cost share"):
+        # Names fold on a narrow terminal; times, numbers and shares stay on one line.
+        table.add_column(column, overflow="fold", no_wrap=column not in ("workflow", "thread"))
+    shares = []
     for t in traces:
-        per_run = t.metadata.get("cost_per_invocation")
+        share = allocation(t.metadata)
+        if share is not None:
+            shares.append(share)
         table.add_row(
             t.trace_id[:12],
             t.started_at.strftime("%m-%d %H:%M:%S"),
@@ -73,13 +132,18 @@ def _table(traces: list) -> None:
             t.thread_id or "",
             t.status if t.status != "error" else f"[red]{t.status}[/red]",
             f"{t.duration_ms:.1f}" if t.duration_ms is not None else "",
-            f"${per_run:.4f}" if per_run is not None else "",
+            share.short if share is not None else "",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if shares:
+        console.print(shares[0].note, style="dim", markup=False, highlight=False, soft_wrap=True)
 
 
 def _show_trace(trace) -> None:
     from rich.console import Console
+
+    from lgp_lab.observability.cost import allocation
 
     console = Console(highlight=False)
     console.print(
@@ -92,6 +156,9 @@ def _show_trace(trace) -> None:
         markup=False,
     )
     console.print(f"tags: {', '.join(trace.tags)}", markup=False)
+    share = allocation(trace.metadata)
+    if share is not None:
+        console.print(f"cost: {share.long}", markup=False)
     if trace.langfuse_url:
         console.print(f"Langfuse: {trace.langfuse_url}", markup=False)
     if trace.error:

@@ -1,12 +1,18 @@
-"""Cost fields every trace carries (plan task R5.4)."""
+"""Cost fields every trace carries (plan task R5.4), and how to read them.
+
+With a fixed subscription a run has no price of its own: ``cost_per_invocation`` is the
+month's subscription divided by the runs so far this month, an *allocation* that shrinks
+as the month goes on. :func:`allocation` words it that way for every front end.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CostTracker", "month_start"]
+__all__ = ["CostShare", "CostTracker", "allocation", "month_start"]
 
 
 def month_start(now: dt.datetime | None = None) -> dt.datetime:
@@ -52,3 +58,51 @@ class CostTracker:
             fields["monthly_cost"] = self.monthly_cost
             fields["cost_per_invocation"] = round(self.monthly_cost / self._count, 6)
         return fields
+
+
+@dataclass(frozen=True)
+class CostShare:
+    """A run's share of a fixed subscription: ``monthly_cost`` ÷ ``runs`` this month."""
+
+    monthly_cost: float
+    runs: int
+    share: float
+
+    @property
+    def short(self) -> str:
+        """For a table cell: ``$20/mo ÷ 3``."""
+        return f"{_money(self.monthly_cost)}/mo ÷ {self.runs}"
+
+    @property
+    def long(self) -> str:
+        """For one run: the share, and that it is an allocation, not a price."""
+        runs = f"{self.runs} run{'s' if self.runs != 1 else ''}"
+        return (
+            f"${self.share:.4f} = {_money(self.monthly_cost)}/month ÷ {runs} this month "
+            "(an allocation of the subscription, not a per-run price)"
+        )
+
+    @property
+    def note(self) -> str:
+        """A legend for a table of shares."""
+        return (
+            f"cost share: the {_money(self.monthly_cost)}/month subscription ÷ the runs this "
+            "month when each ran (an allocation, not a per-run price)"
+        )
+
+
+def allocation(metadata: Mapping[str, Any]) -> CostShare | None:
+    """The subscription share recorded in a trace's metadata, or ``None`` (another model)."""
+    if metadata.get("cost_model") != "fixed_subscription":
+        return None
+    monthly, runs = metadata.get("monthly_cost"), metadata.get("workflow_invocations")
+    if not isinstance(monthly, int | float) or not isinstance(runs, int) or runs < 1:
+        return None
+    share = metadata.get("cost_per_invocation")
+    return CostShare(
+        float(monthly), runs, share if isinstance(share, int | float) else monthly / runs
+    )
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"

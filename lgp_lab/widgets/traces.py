@@ -6,6 +6,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from lgp_lab.observability.cost import allocation
 from lgp_lab.widgets._render import esc, json_block, on_kernel_thread, table
 
 __all__ = ["TraceViewer"]
@@ -93,11 +94,13 @@ class TraceViewer(w.VBox):
             else "<i>local trace (Langfuse not configured)</i>"
         )
         error = f"<div style='color:#cf222e'>{esc(trace.error)}</div>" if trace.error else ""
+        share = allocation(trace.metadata)
+        cost = f"<br>cost: {esc(share.long)}" if share is not None else ""
         self.detail.value = (
             f"<b>{esc(trace.workflow)} v{trace.workflow_version}</b> — {esc(trace.status)} in "
             f"{trace.duration_ms or 0:.1f} ms · thread <code>{esc(trace.thread_id)}</code> · "
             f"checkpoint <code>{esc(trace.checkpoint_id)}</code> · {link}{error}"
-            f"<br>tags: {esc(', '.join(trace.tags))}"
+            f"<br>tags: {esc(', '.join(trace.tags))}{cost}"
             f"<details><summary>metadata</summary>{json_block(trace.metadata)}</details>"
         )
         rows = []
@@ -144,8 +147,9 @@ class TraceViewer(w.VBox):
         super().close()
 
     def _label(self, t: Any) -> str:
-        cost = t.metadata.get("cost_per_invocation")
-        cost_text = f" · ${cost:.4f}/run" if cost is not None else ""
+        share = allocation(t.metadata)
+        # A share of the subscription, not a per-run price: "$20/mo ÷ 3".
+        cost_text = f" · {share.short}" if share is not None else ""
         icon = {"complete": "✅", "interrupted": "⏸", "error": "❌"}.get(t.status, "·")
         return (
             f"{icon} {t.trace_id[:12]} · {t.workflow} v{t.workflow_version} · "
