@@ -525,6 +525,14 @@ def test_kernel_equals_langgraph(program_id: str, kernel: tuple[_Kernel, Path]) 
 # Each test pins one failure seen before this issue (they fail on commit f21918b).
 
 
+def graph_object(program: Program) -> Any:
+    """The program's graph object, imported fresh (as a notebook cell would define it)."""
+    from oracle import _importable, graph_of, load_program_module
+
+    with _importable(program):
+        return graph_of(program, load_program_module(program))
+
+
 def _lab_for(program: Program, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     from lgp_lab import Lab
 
@@ -617,21 +625,22 @@ def test_chat_inputs_as_langgraph_takes_them(
     program_id: str, chat_input: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """3. Chat input as dicts (role/type), tuples, lists, strings: what ``add_messages``
-    accepts, lgp_lab accepts, with the same final state."""
+    accepts, lgp_lab accepts, with the same final state. (The graph object is the target, as
+    in a notebook, so only the input handling is under test.)"""
     from langgraph.checkpoint.memory import InMemorySaver
-    from oracle import graph_of, load_program_module
 
     program = BY_ID[program_id]
-    module = load_program_module(program)
-    graph = graph_of(program, module).copy(update={"checkpointer": InMemorySaver()})
+    graph = graph_object(program).copy(update={"checkpointer": InMemorySaver()})
     config = {"configurable": {"thread_id": "o"}}
-    context = {"model_provider": "openai"} if program_id == "runtime_model_choice" else None
-    asyncio.run(graph.ainvoke(chat_input, config, context=context))
+    kwargs = (
+        {"context": {"model_provider": "openai"}} if program_id == "runtime_model_choice" else {}
+    )
+    asyncio.run(graph.ainvoke(chat_input, config, **kwargs))
     want = normalize(graph.get_state(config).values)
 
     lab, _ = _lab_for(program, tmp_path, monkeypatch)
     with lab:
-        r = lab.run(program.path.name, chat_input, context=context)
+        r = lab.run(graph_object(program), chat_input, **kwargs)
         assert normalize(r.state) == want
 
 
@@ -665,9 +674,9 @@ def test_partial_inputs(
 ) -> None:
     """4. Partial inputs (the normal way to invoke LangGraph) are not refused."""
     program = BY_ID[program_id]
-    lab, where = _lab_for(program, tmp_path, monkeypatch)
+    lab, _ = _lab_for(program, tmp_path, monkeypatch)
     with lab:
-        r = lab.run(target_for(program, where), partial)
+        r = lab.run(graph_object(program), partial)
         assert r.status in ("complete", "interrupted")
         if program_id == "map_reduce":
             assert len(r.state["jokes"]) == 3 and r.state["best_selected_joke"] == "penguins"
