@@ -31,12 +31,21 @@ __all__ = [
     "ObservabilityConfig",
     "ServerConfig",
     "available_environments",
+    "builtin_config",
     "expand_env",
     "find_project_root",
     "load_config",
 ]
 
 DEFAULT_ENV = "experiment"
+_HOSTED_RATE_LIMIT = 100
+# What the built-in defaults read from the environment (outside a project, or an
+# environment without a config file), as the shipped config/*.yaml files do, so
+# `LGP_API_KEY=... lgp-lab serve flow.py --env hosted` works anywhere.
+_BUILTIN: dict[str, Any] = {
+    "checkpoint": {"path": "${LGP_CHECKPOINT_PATH:-.lgp/checkpoints.sqlite}"},
+    "server": {"api_key": "${LGP_API_KEY}"},
+}
 ENV_VAR = "LGP_ENV"
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -64,7 +73,13 @@ class ServerConfig(_Section):
 
     ``api_key`` and ``api_keys`` are merged; empty values (an unset ``${VAR}``) are
     ignored. ``require_api_key`` defaults to true in the ``hosted`` and ``production``
-    environments, which then refuse to start without a key.
+    environments, which then refuse to start without a key. ``rate_limit_per_minute``
+    defaults to off (0) in ``experiment`` and to 100 elsewhere.
+
+    ``forwarded_allow_ips`` lists the reverse proxies (addresses or CIDR networks, a
+    comma-separated string or a list; ``*`` trusts any peer) whose ``X-Forwarded-For`` /
+    ``X-Forwarded-Proto`` headers set the client address. Unset (the default), proxy
+    headers are ignored, so a client cannot forge its address to dodge the rate limit.
     """
 
     host: str = "127.0.0.1"
@@ -72,12 +87,19 @@ class ServerConfig(_Section):
     api_key: str | None = None
     api_keys: list[str] = Field(default_factory=list)
     require_api_key: bool | None = None
-    rate_limit_per_minute: int = Field(default=100, ge=0)
+    rate_limit_per_minute: int | None = Field(default=None, ge=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    forwarded_allow_ips: str | list[str] | None = None
 
     def keys(self) -> list[str]:
         """Every configured, non-empty API key."""
         return [k for k in [self.api_key, *self.api_keys] if k]
+
+    def trusted_proxies(self) -> list[str]:
+        """The proxy addresses whose forwarded headers are trusted (empty: none)."""
+        value = self.forwarded_allow_ips
+        items = value.split(",") if isinstance(value, str) else list(value or [])
+        return [item.strip() for item in items if item and item.strip()]
 
 
 class LangfuseConfig(_Section):
@@ -194,6 +216,14 @@ class LabConfig(_Section):
         return self.environment in ("hosted", "production") if required is None else required
 
     @property
+    def rate_limit_per_minute(self) -> int:
+        """Requests per minute per client (0 = off); default off in ``experiment`` only."""
+        value = self.server.rate_limit_per_minute
+        if value is None:
+            return 0 if self.environment == DEFAULT_ENV else _HOSTED_RATE_LIMIT
+        return value
+
+    @property
     def console_traces(self) -> bool:
         """Whether nodes are printed as they finish (default: in experiment only)."""
         value = self.observability.console
@@ -292,18 +322,27 @@ def load_config(env: str | None = None, start: Path | None = None) -> LabConfig:
         )
     root = find_project_root(start)
     if root is None:
-        return LabConfig(environment=env).with_root(start or Path.cwd())
+        return builtin_config(env).with_root(start or Path.cwd())
 
     path = root / "config" / f"{env}.yaml"
     if not path.is_file():
         known = available_environments(root)
         if env == DEFAULT_ENV or not (root / "config").is_dir():
-            return LabConfig(environment=env).with_root(root)
+            return builtin_config(env).with_root(root)
         raise ConfigError(
             f"environment {env!r} has no config file {_rel(path, root)}",
             hint=f"create it, or pick one of: {', '.join(known) or '(none)'}",
         )
     return parse_config_file(path, env=env).with_root(root, path)
+
+
+def builtin_config(env: str = DEFAULT_ENV) -> LabConfig:
+    """The defaults used without a config file; ``LGP_API_KEY`` and
+    ``LGP_CHECKPOINT_PATH`` are read as the shipped config files read them."""
+    missing: set[str] = set()
+    config = LabConfig.model_validate({**expand_env(_BUILTIN, missing), "environment": env})
+    config._missing_env = frozenset(missing)
+    return config
 
 
 def parse_config_file(path: Path, *, env: str | None = None) -> LabConfig:

@@ -141,7 +141,7 @@ class SqliteSessionStore:
                 "first_checkpoint_id": r[2],
                 "last_checkpoint_id": r[3],
                 "metadata": _json(r[4]),
-                "status": status.get(r[3], "complete"),
+                "status": status.get(r[3], "idle"),
             }
             for r in rows
         ]
@@ -222,6 +222,17 @@ class SqliteSessionStore:
             for r in rows
         ]
 
+    async def task_nodes(self, thread_id: str, checkpoint_id: str | None) -> dict[str, str]:
+        """The node of each task that wrote against one checkpoint, by task id."""
+        if checkpoint_id is None:
+            return {}
+        rows = await self._fetch(
+            "SELECT DISTINCT task_id, task_path FROM writes WHERE thread_id = ? "
+            "AND checkpoint_ns = '' AND checkpoint_id = ?",
+            (thread_id, checkpoint_id),
+        )
+        return {task_id: _node_of(task_path) for task_id, task_path in rows}
+
     async def _writers(self, thread_id: str, parents: list[str]) -> dict[str, list[str]]:
         """Which nodes ran from each parent checkpoint (so wrote its child), from ``writes``."""
         if not parents:
@@ -234,8 +245,7 @@ class SqliteSessionStore:
         )
         out: dict[str, list[str]] = {}
         for checkpoint_id, task_path in rows:
-            # task_path is "~__pregel_pull, <node>" (or a push path ending in the node).
-            name = str(task_path or "").split(", ")[-1].strip() or "?"
+            name = _node_of(task_path)
             if name not in out.setdefault(checkpoint_id, []):
                 out[checkpoint_id].append(name)
         return out
@@ -244,6 +254,11 @@ class SqliteSessionStore:
         await self.saver.setup()
         async with self.saver.lock, self.saver.conn.execute(query, params) as cur:
             return list(await cur.fetchall())
+
+
+def _node_of(task_path: str | None) -> str:
+    # task_path is "~__pregel_pull, <node>" (or a push path ending in the node).
+    return str(task_path or "").split(", ")[-1].strip() or "?"
 
 
 def _json(blob: bytes | str | None) -> dict[str, Any]:

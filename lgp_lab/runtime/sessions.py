@@ -6,6 +6,7 @@ the state of one checkpoint is ever deserialized at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -14,11 +15,13 @@ from typing import Any, TypeVar
 __all__ = [
     "ChannelDiff",
     "CheckpointInfo",
+    "PendingInterrupt",
     "Sessions",
     "ThreadInfo",
     "channel_bytes",
     "checkpoint_time",
     "diff_channels",
+    "pending_status",
     "visible_channels",
 ]
 
@@ -37,10 +40,13 @@ class ThreadInfo:
     workflow_version: int | None = None
     environment: str | None = None
     last_checkpoint_id: str | None = None
-    status: str = "complete"
+    status: str = "idle"
+    interrupts: list[PendingInterrupt] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form (ISO-8601 UTC times)."""
+        from lgp_lab.runtime.jsonable import to_jsonable
+
         return {
             "thread_id": self.thread_id,
             "workflow": self.workflow,
@@ -51,7 +57,19 @@ class ThreadInfo:
             "environment": self.environment,
             "last_checkpoint_id": self.last_checkpoint_id,
             "status": self.status,
+            "interrupts": [
+                {"id": i.id, "value": to_jsonable(i.value), "node": i.node} for i in self.interrupts
+            ],
         }
+
+
+@dataclass(frozen=True)
+class PendingInterrupt:
+    """A question a thread is waiting on: answer it with ``resume`` on the same thread."""
+
+    id: str
+    value: Any
+    node: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,9 +149,27 @@ class Sessions:
         return await (await self._get_store()).count_threads(workflow=workflow)
 
     async def athread(self, thread_id: str) -> ThreadInfo | None:
-        """One thread's summary, or ``None`` if it has no checkpoints."""
+        """One thread's summary, or ``None`` if it has no checkpoints.
+
+        Unlike the listing, this reads the latest checkpoint's pending writes, so
+        ``status`` is exact (``idle``, ``interrupted`` or ``error``) and ``interrupts``
+        holds the questions still waiting for an answer (id, value, node).
+        """
         rows = await (await self._get_store()).list_threads(thread_id=thread_id, limit=1)
-        return _thread(rows[0]) if rows else None
+        if not rows:
+            return None
+        info = _thread(rows[0])
+        saver = await self._get_saver()
+        found = await saver.aget_tuple(_config(thread_id, info.last_checkpoint_id))
+        if found is None:
+            return info
+        writes = found.pending_writes or []
+        nodes = {}
+        if any(channel == "__interrupt__" for _, channel, _ in writes):
+            store = await self._get_store()
+            nodes = await store.task_nodes(thread_id, info.last_checkpoint_id)
+        status, interrupts = pending_status(writes, nodes)
+        return dataclasses.replace(info, status=status, interrupts=interrupts)
 
     async def acount_checkpoints(self, thread_id: str) -> int:
         """The number of checkpoints of ``thread_id``."""
@@ -254,6 +290,49 @@ class Sessions:
         self._call(self.adelete(thread_id))
 
 
+def pending_status(
+    writes: list[tuple[str, str, Any]], nodes: dict[str, str] | None = None
+) -> tuple[str, list[PendingInterrupt]]:
+    """A thread's status and waiting interrupts from its latest checkpoint's pending writes.
+
+    Follows LangGraph's own reading of the write log (``StateSnapshot.interrupts``): a
+    task that recorded an output write has finished, so its interrupts are answered;
+    an unfinished task's latest ``__interrupt__`` write is still waiting.
+    """
+    finished: set[str] = set()
+    raised: dict[str, list[Any]] = {}
+    failed = False
+    for task_id, channel, value in writes:
+        if task_id == _NULL_TASK_ID:
+            continue
+        if channel == "__interrupt__":
+            raised.setdefault(task_id, []).extend(
+                value if isinstance(value, (list, tuple)) else [value]
+            )
+        elif channel == "__error__":
+            failed = True
+        elif channel not in _CONTROL_WRITES:
+            finished.add(task_id)
+    nodes = nodes or {}
+    pending = [
+        PendingInterrupt(
+            id=str(getattr(item, "id", "")),
+            value=getattr(item, "value", item),
+            node=nodes.get(task_id),
+        )
+        for task_id, items in raised.items()
+        if task_id not in finished
+        for item in items
+    ]
+    if pending:
+        return "interrupted", pending
+    return ("error" if failed else "idle"), []
+
+
+_NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
+_CONTROL_WRITES = frozenset(("__error__", "__interrupt__", "__resume__", "__error_source_node__"))
+
+
 def visible_channels(values: dict[str, Any]) -> dict[str, Any]:
     """State channels without LangGraph's internal ones (``__start__``, ``branch:…``)."""
     return {
@@ -347,7 +426,7 @@ def _thread(row: dict[str, Any]) -> ThreadInfo:
         workflow_version=meta.get("workflow_version"),
         environment=meta.get("environment"),
         last_checkpoint_id=row["last_checkpoint_id"],
-        status=row.get("status", "complete"),
+        status=row.get("status", "idle"),
     )
 
 

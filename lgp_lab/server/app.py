@@ -5,17 +5,23 @@ naming the node, with no traceback or server internals.
 """
 
 import json
-from collections.abc import AsyncIterator, Sequence
+import logging
+import math
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from lgp_lab import __version__
-from lgp_lab.errors import WorkflowInputError, WorkflowRunError
+from lgp_lab.errors import LgpError, WorkflowInputError, WorkflowRunError
 from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.server.events import EventStream, RunEvents
+from lgp_lab.server.limits import BodyLimit
 from lgp_lab.server.models import (
     THREAD_ID_PATTERN,
     CheckpointPage,
@@ -28,16 +34,28 @@ from lgp_lab.server.models import (
 )
 from lgp_lab.server.security import ApiKeys, RateLimiter
 
-__all__ = ["create_app"]
+__all__ = ["SafeJSONResponse", "create_app"]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
+# Offsets past this are never a real page; SQLite integers stop at 2**63 - 1.
+MAX_OFFSET = 1_000_000_000
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (401, 404, 413, 422, 429)
 }
+_RUN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    400: {"model": ErrorResponse, "description": "Malformed JSON body"},
+    500: {"model": ErrorResponse, "description": "The workflow failed (names the node)"},
+}
+_log = logging.getLogger("lgp_lab.server")
 
 
-class PayloadTooLarge(Exception):
-    """The request body is over ``server.max_body_bytes``."""
+class SafeJSONResponse(JSONResponse):
+    """JSON that never fails to encode: text a node produced with lone surrogates is
+    sent escaped (``\\ud800``) instead of turning a finished run into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return _json_bytes(content)
 
 
 def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, str] | None = None):
@@ -47,7 +65,7 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
     """
     settings = lab.config.server
     keys = ApiKeys(settings.keys())
-    limiter = RateLimiter(settings.rate_limit_per_minute)
+    limiter = RateLimiter(lab.config.rate_limit_per_minute)
     served = {wf.name: wf for wf in workflows}
     descriptions = descriptions or {}
     max_body = settings.max_body_bytes
@@ -56,6 +74,7 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
         title="lgp_lab API",
         version=__version__,
         description="LangGraph workflows with persistent threads, served by lgp_lab.",
+        default_response_class=SafeJSONResponse,
     )
 
     # ------------------------------------------------------------------ errors
@@ -64,10 +83,16 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
         body: dict[str, Any] = {"error": message, "status": status}
         if detail is not None:
             body["detail"] = detail
-        return JSONResponse(body, status_code=status, headers=headers)
+        return SafeJSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException):
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; list them all.
+            allowed = _allowed_methods(app, request)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allowed})
+            return error(405, f"Method {request.method} not allowed", headers={"Allow": allowed})
         return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -78,51 +103,46 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
         ]
         if any(p["type"] == "json_invalid" for p in problems):
             return error(400, "Malformed JSON body", problems)
-        return error(422, "Invalid request", problems)
-
-    @app.exception_handler(PayloadTooLarge)
-    async def _too_large(_request: Request, _exc: PayloadTooLarge):
-        return error(413, f"Request body over {max_body} bytes")
+        return error(422, "Invalid request: " + _summary(problems), problems)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, _exc: Exception):
+    async def _unexpected(request: Request, exc: Exception):
+        _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return error(500, "Internal server error")
-
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body:
-            return error(413, f"Request body over {max_body} bytes")
-        receive, seen = request.receive, 0
-
-        async def limited() -> dict[str, Any]:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > max_body:
-                raise PayloadTooLarge
-            return message
-
-        request._receive = limited  # chunked bodies carry no Content-Length
-        return await call_next(request)
 
     # ------------------------------------------------------------------ auth
 
-    async def authorize(request: Request) -> str:
-        client = request.client.host if request.client else "unknown"
-        token = _bearer(request)
-        if keys.enabled:
-            identity = keys.check(token)
-            if identity is None:
-                # Failed attempts are limited per address, against key guessing.
-                _limit(limiter, f"addr:{client}")
-                raise HTTPException(401, "Unauthorized", headers={"WWW-Authenticate": "Bearer"})
-        else:
-            identity = f"addr:{client}"
+    async def _open(request: Request) -> str:
+        identity = f"addr:{_client(request)}"
         _limit(limiter, identity)
         return identity
 
-    Auth = Annotated[str, Depends(authorize)]
+    bearer_scheme = HTTPBearer(
+        auto_error=False, scheme_name="bearer", description="Authorization: Bearer <API key>"
+    )
+    header_scheme = APIKeyHeader(
+        name="X-API-Key",
+        auto_error=False,
+        scheme_name="apiKey",
+        description="X-API-Key: <API key> (what the official langgraph_sdk sends)",
+    )
+
+    async def _keyed(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        header_key: Annotated[str | None, Depends(header_scheme)],
+    ) -> str:
+        presented = bearer.credentials.strip() if bearer else header_key
+        identity = keys.check(presented)  # constant time, whatever the key
+        if identity is None:
+            # Failed attempts are limited per address, against key guessing.
+            _limit(limiter, f"addr:{_client(request)}")
+            raise HTTPException(401, "Unauthorized", headers={"WWW-Authenticate": "Bearer"})
+        _limit(limiter, identity)
+        return identity
+
+    # The OpenAPI document declares the key schemes only when a key is required.
+    Auth = Annotated[str, Depends(_keyed if keys.enabled else _open)]
     Name = Annotated[str, Path(pattern=NAME_PATTERN, description="A served workflow's name")]
     ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN)]
 
@@ -134,9 +154,16 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
         return wf
 
     def run_kwargs(body: InvokeRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"thread_id": body.thread_id}
         if "resume" in body.model_fields_set:
-            return {"thread_id": body.thread_id, "resume": body.resume}
-        return {"input": body.input, "thread_id": body.thread_id}
+            kwargs["resume"] = body.resume
+        else:
+            kwargs["input"] = body.input
+        if body.context is not None:
+            kwargs["context"] = body.context
+        if body.config is not None:
+            kwargs["config"] = body.config.to_runnable()
+        return kwargs
 
     # ------------------------------------------------------------------ routes
 
@@ -163,51 +190,60 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
     @app.post(
         "/workflows/{name}/invoke",
         response_model=InvokeResponse,
-        responses={**_ERRORS, 400: {"model": ErrorResponse}, 500: {"model": ErrorResponse}},
+        responses=_RUN_ERRORS,
         tags=["workflows"],
     )
     async def invoke(name: Name, body: InvokeRequest, _: Auth):
-        """Run the workflow once on a thread and return its final state."""
+        """Run the workflow once on a thread and return its final state.
+
+        The body needs ``input``, or ``resume`` with the ``thread_id`` of an
+        interrupted thread; ``context`` and ``config`` are passed to LangGraph.
+        """
         wf = workflow(name)
         try:
             result = await lab.arun(wf, **run_kwargs(body))
-        except WorkflowRunError as exc:
+        except LgpError as exc:
             return _run_failure(exc, error)
         return {**result.to_dict(), "duration_ms": round(result.duration_s * 1000, 3)}
 
     @app.post(
         "/workflows/{name}/stream",
-        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+        response_class=EventStream,
+        responses={
+            **_RUN_ERRORS,
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "Server-sent events: metadata, updates..., end | error",
+            },
+        },
         tags=["workflows"],
     )
     async def stream(name: Name, body: InvokeRequest, _: Auth):
         """Run the workflow, sending server-sent events: ``metadata``, one ``updates`` per
-        node step, then ``end`` (the result) or ``error``."""
+        node step, then ``end`` (the result) or ``error``.
+
+        The run has a task of its own: a client that disconnects cancels it (its trace
+        ends as ``cancelled``; checkpoints written so far stay). The body is as for
+        ``invoke``; input errors are a JSON 422 before the stream starts.
+        """
         wf = workflow(name)
-        events = lab.astream(wf, **run_kwargs(body))
+        run = RunEvents(lab.astream(wf, **run_kwargs(body)))
         try:
-            first = await anext(events)  # input errors become a JSON status, not a stream
-        except WorkflowRunError as exc:
+            first = await run.first()  # input errors become a JSON status, not a stream
+        except LgpError as exc:
+            await run.aclose()
             return _run_failure(exc, error)
-
-        async def sse() -> AsyncIterator[str]:
-            yield _sse(*first)
-            try:
-                async for event, data in events:
-                    yield _sse(event, data.to_dict() if event == "end" else data)
-            except WorkflowRunError as exc:
-                yield _sse("error", {"error": exc.message, "status": 500, "node": exc.node})
-
-        return StreamingResponse(
-            sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
+        except BaseException:
+            await run.aclose()
+            raise
+        return EventStream(run, first, encode=_sse)
 
     @app.get("/sessions", responses=_ERRORS, tags=["sessions"])
     async def list_sessions(
         _: Auth,
         workflow_name: Annotated[str | None, Query(alias="workflow", pattern=NAME_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         """Threads, most recently updated first."""
         threads = await lab.sessions.athreads(workflow_name, limit=limit, offset=offset)
@@ -221,7 +257,8 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
         tags=["sessions"],
     )
     async def get_session(thread_id: ThreadId, _: Auth) -> dict[str, Any]:
-        """A thread's checkpoint count, times, workflow and latest state."""
+        """A thread's status (idle, interrupted, error), its pending interrupts, checkpoint
+        count, times, workflow and latest state."""
         info = await lab.sessions.athread(thread_id)
         if info is None:
             raise HTTPException(404, f"thread {thread_id!r} not found")
@@ -262,15 +299,35 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
             raise HTTPException(404, f"thread {thread_id!r} not found")
         await lab.sessions.adelete(thread_id)
 
+    # Outermost: a too-large body is refused before routing, chunked or not.
+    app.add_middleware(BodyLimit, max_body=max_body, reject=_too_large_body(max_body))
     return app
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
-        return token.strip()
-    return request.headers.get("x-api-key")
+def _client(request: Request) -> str:
+    # With proxy headers off (the default) this is the TCP peer; a trusted proxy's
+    # X-Forwarded-For sets it only when server.forwarded_allow_ips names that proxy.
+    return request.client.host if request.client else "unknown"
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    scope = {**request.scope, "type": "http"}
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods | {"OPTIONS"}))
+
+
+def _summary(problems: list[dict[str, Any]]) -> str:
+    parts = []
+    for p in problems[:3]:
+        loc = ".".join(str(x) for x in p["loc"] if x != "body") or "body"
+        parts.append(f"{loc}: {p['msg']}")
+    return "; ".join(parts)
 
 
 def _limit(limiter: RateLimiter, identity: str) -> None:
@@ -281,11 +338,43 @@ def _limit(limiter: RateLimiter, identity: str) -> None:
         )
 
 
-def _run_failure(exc: WorkflowRunError, error: Any) -> JSONResponse:
+def _run_failure(exc: LgpError, error: Any) -> JSONResponse:
     if isinstance(exc, WorkflowInputError):
         return error(422, exc.message, {"hint": exc.hint})
-    return error(500, exc.message, {"node": exc.node})
+    if isinstance(exc, WorkflowRunError):
+        return error(500, exc.message, {"node": exc.node})
+    return error(500, exc.message, {"hint": exc.hint} if exc.hint else None)
 
 
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(to_jsonable(data), ensure_ascii=False)}\n\n"
+def _too_large_body(max_body: int) -> bytes:
+    return _json_bytes({"error": f"Request body over {max_body} bytes", "status": 413})
+
+
+def _json_bytes(content: Any, *, compact: bool = True) -> bytes:
+    separators = (",", ":") if compact else None
+    try:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=separators)
+    except ValueError:  # NaN / Infinity are not JSON: send null, as pydantic does
+        content = _finite(content)
+        text = json.dumps(content, ensure_ascii=False, separators=separators)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: \u-escape them (still valid JSON)
+        return json.dumps(content, ensure_ascii=True, separators=separators).encode("ascii")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _sse(event: str, data: Any) -> bytes:
+    if event == "end" and hasattr(data, "to_dict"):
+        data = data.to_dict()
+    payload = _json_bytes(to_jsonable(data), compact=False)
+    return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"

@@ -85,11 +85,12 @@ def start_server(
     access_log: bool = False,
     ready_timeout: float = 10.0,
 ) -> ServerHandle:
-    """Serve ``targets`` (default: every workflow in workflows/config.yaml) from ``lab``.
+    """Serve ``targets`` (default: every graph the project declares) from ``lab``.
 
     Args:
         lab: The Lab whose engine loop, checkpointer and workflows are served.
-        targets: Workflow files, registered names or Workflow handles.
+        targets: Workflow files, registered names, langgraph.json graph ids or Workflow
+            handles; empty: every graph in langgraph.json and workflows/config.yaml.
         host: Bind address; default ``server.host`` (loopback).
         port: TCP port; ``0`` picks a free one. Default ``server.port``.
         watch: Hot-reload the served workflows (new versions are served at once).
@@ -102,19 +103,19 @@ def start_server(
     """
     import uvicorn
 
-    from lgp_lab.runtime.registry import read_registry
     from lgp_lab.server.app import create_app
 
     settings = lab.config.server
     _require_key(lab)
-    registry = read_registry(lab.config.workflows_dir)
+    descriptions = _project_graphs(lab)
     if not targets:
-        targets = list(registry)
+        targets = list(descriptions)
         if not targets:
             raise ConfigError(
-                f"no workflows to serve: {lab.config.workflows_dir / 'config.yaml'} registers none",
-                hint="pass a WORKFLOW (a .py file or a name), or register one in "
-                "workflows/config.yaml",
+                f"no workflows to serve: the project at {lab.config.root} declares none "
+                "(no langgraph.json graphs, nothing in workflows/config.yaml)",
+                hint="pass a WORKFLOW (a .py file or a name), add a graph to langgraph.json, "
+                "or register one in workflows/config.yaml",
             )
     workflows = [lab.load(t) for t in targets]
     host = host or settings.host
@@ -122,7 +123,8 @@ def start_server(
     sock = _bind(host, port)
     port = sock.getsockname()[1]
 
-    app = create_app(lab, workflows, descriptions={n: e.description for n, e in registry.items()})
+    app = create_app(lab, workflows, descriptions=descriptions)
+    proxies = settings.trusted_proxies()
     config = uvicorn.Config(
         app,
         log_level="info" if access_log else "warning",
@@ -130,6 +132,10 @@ def start_server(
         lifespan="off",
         server_header=False,
         timeout_graceful_shutdown=10,
+        # uvicorn trusts X-Forwarded-* from 127.0.0.1 by default, so any local client
+        # could forge its address; trust them only from the configured proxies.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
     )
     server = uvicorn.Server(config)
     future = lab.engine.submit(server.serve(sockets=[sock]))
@@ -151,6 +157,16 @@ def start_server(
     with _LOCK:
         _SERVERS.append(handle)
     return handle
+
+
+def _project_graphs(lab: Any) -> dict[str, str]:
+    """Every graph the project declares (name -> description)."""
+    project_graphs = getattr(lab, "project_graphs", None)
+    if callable(project_graphs):  # langgraph.json graphs + workflows/config.yaml
+        return dict(project_graphs())
+    from lgp_lab.runtime.registry import read_registry
+
+    return {n: e.description for n, e in read_registry(lab.config.workflows_dir).items()}
 
 
 def _require_key(lab: Any) -> None:
