@@ -259,3 +259,60 @@ def test_resume_on_a_thread_not_waiting_is_refused(lab: Lab) -> None:
     lab.run("basic_workflow", "hi", thread_id="done")
     with pytest.raises(WorkflowInputError, match="not waiting on an interrupt"):
         lab.run("basic_workflow", thread_id="done", resume="yes")
+
+
+def test_concurrent_first_loads_give_one_handle(lab: Lab, project: Path) -> None:
+    path = write(project / "race.py", FAILING)
+
+    async def both() -> list[object]:
+        return list(await asyncio.gather(*(lab.aload(str(path)) for _ in range(4))))
+
+    handles = lab.engine.call(both())
+    assert all(h is handles[0] for h in handles)
+    assert list(lab.workflows) == ["race"]
+
+
+def test_a_save_during_the_load_is_seen_as_a_change(lab: Lab, project: Path) -> None:
+    # The module edits its own file while it is imported: the stamp must predate the read.
+    path = write(
+        project / "selfedit.py",
+        FAILING + "with open(__file__, 'a') as f:\n    f.write('# saved while loading\\n')\n",
+    )
+    workflow = lab.load(str(path))
+    assert workflow.is_stale()
+
+
+def test_close_bounds_each_step_and_closes_the_database_last(project: Path) -> None:
+    lab = Lab(root=project)
+    lab.run("basic_workflow", "hi")
+    saver = lab.engine.call(lab.acheckpointer())
+    order: list[str] = []
+
+    class SlowMcp:
+        async def aclose(self) -> None:
+            order.append("mcp")
+            await asyncio.sleep(30)  # a server that never answers its shutdown
+
+    lab._mcp = SlowMcp()
+    started = time.monotonic()
+    notes: list[str] = []
+    lab.warn = notes.append
+    lab.close()
+    assert time.monotonic() - started < 10  # bounded per step, not the sum of 30 s
+    assert order == ["mcp"] and any("MCP sessions" in n for n in notes)
+    assert saver.conn._connection is None  # the database was still closed, last
+    assert not lab.engine.running
+
+
+def test_close_cancels_in_flight_runs_before_closing_the_database(lab: Lab, project: Path) -> None:
+    import concurrent.futures
+
+    path = write(project / "slow.py", ASYNC_FLOW)
+    lab.load(str(path))
+    future = lab.engine.submit(lab.arun(str(path), "30", thread_id="inflight"))
+    deadline = threading.Event()
+    while not lab._runs and not deadline.wait(0.01):
+        pass
+    lab.close()
+    with pytest.raises(concurrent.futures.CancelledError):
+        future.result(timeout=5)
