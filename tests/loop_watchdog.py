@@ -8,13 +8,15 @@ callback that holds the loop — a blocking call — and is recorded with its st
 
 Switch it on for a test with ``@pytest.mark.loop_watchdog`` (or
 ``@pytest.mark.loop_watchdog(limit_ms=250)``), or for whole modules by listing their
-names in ``WATCHED_MODULES``. The fixture ``loop_watchdog`` gives the test the
+names in ``WATCHED_MODULES`` (``test_server`` is); ``loop_watchdog(enabled=False)``
+exempts one test of such a module. The fixture ``loop_watchdog`` gives the test the
 watchdog itself (``.violations``, ``.max_lag_ms``) for tests that assert on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -29,8 +31,11 @@ __all__ = ["LoopWatchdog", "Violation", "loop_watchdog", "loop_watchdog_guard"]
 
 LIMIT_MS = 100.0
 PING_INTERVAL_S = 0.02
-# Test modules whose tests run under the guard without a marker (the server's tests).
-WATCHED_MODULES: set[str] = set()
+# Test modules whose tests run under the guard without a marker (the server's tests);
+# ``LOOP_WATCHDOG_MODULES=test_server,test_lab`` adds more for one pytest run.
+WATCHED_MODULES: set[str] = {"test_server"} | set(
+    filter(None, os.environ.get("LOOP_WATCHDOG_MODULES", "").split(","))
+)
 
 
 @dataclass
@@ -171,7 +176,9 @@ def loop_watchdog(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureReques
 def loop_watchdog_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail marked tests (and tests of ``WATCHED_MODULES``) whose engine loop was blocked."""
     module = request.node.module.__name__.rsplit(".", 1)[-1] if request.node.module else ""
-    if request.node.get_closest_marker("loop_watchdog") is None and module not in WATCHED_MODULES:
+    marker = request.node.get_closest_marker("loop_watchdog")
+    wanted = module in WATCHED_MODULES if marker is None else marker.kwargs.get("enabled", True)
+    if not wanted:
         yield
         return
     dog = request.getfixturevalue("loop_watchdog")
@@ -183,6 +190,6 @@ def loop_watchdog_guard(request: pytest.FixtureRequest) -> Iterator[None]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "loop_watchdog(limit_ms=100): fail when a Lab's engine loop is blocked longer than "
-        "limit_ms (see tests/loop_watchdog.py)",
+        "loop_watchdog(limit_ms=100, enabled=True): fail when a Lab's engine loop is "
+        "blocked longer than limit_ms (see tests/loop_watchdog.py)",
     )
