@@ -821,3 +821,45 @@ def test_default_input_fits_the_graph(
         r = lab.run(target_for(program, where))
         assert r.status == "complete"
         assert "input" not in r.state
+
+
+@pytest.mark.slow
+def test_langgraph_json_env_file_without_overriding_the_shell(tmp_path: Path) -> None:
+    """2. langgraph.json's ``"env": ".env"`` is loaded (the react-agent template reads MODEL
+    from the environment in its Context), and a variable set in the real environment wins."""
+    program = BY_ID["react_agent_template"]
+    where = copy_program(program, tmp_path / "work")
+    (where / ".env").write_text("MODEL=fake/from-dotenv\n", encoding="utf-8")
+    args = ("run", "agent", "--input", "hi", "--json")
+    proc = run_cli(*args, cwd=where)
+    assert proc.returncode == 0, proc.stderr
+    last = json.loads(proc.stdout)["result"]["messages"][-1]["content"]
+    assert last.startswith("[fake/from-dotenv] "), last
+    proc = run_cli(*args, cwd=where, env=cli_env(MODEL="fake/from-shell"))
+    assert proc.returncode == 0, proc.stderr
+    last = json.loads(proc.stdout)["result"]["messages"][-1]["content"]
+    assert last.startswith("[fake/from-shell] "), last
+
+
+def test_bad_inputs_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """3. The docs' own invalid input (``{"a": 123}`` on the pydantic state) is a clear
+    WorkflowInputError naming the key, not a traceback; an unknown top-level key is named
+    (LangGraph would drop it silently) only when the state has no such channel."""
+    from lgp_lab.errors import WorkflowInputError
+
+    lab, where = _lab_for(BY_ID["pydantic_state"], tmp_path, monkeypatch)
+    copy_program(BY_ID["map_reduce"], where)
+    with lab:
+        with pytest.raises(WorkflowInputError) as err:
+            lab.run("pydantic_state.py", {"a": 123})
+        message = str(err.value)
+        assert "123" in message and "string" in message, message
+        # The key exists, its type is wrong: the fix must not suggest an `input` key that
+        # this state does not have.
+        assert '{"input"' not in message, message
+        with pytest.raises(WorkflowInputError) as err:
+            lab.run("map_reduce.py", {"topik": "animals"})
+        assert "topik" in str(err.value)
+        # `subject` is no key of OverallState, `jokes` is: a partial input with a real key runs.
+        r = lab.run("map_reduce.py", {"topic": "animals", "jokes": ["Knock knock."]})
+        assert r.state["jokes"][0] == "Knock knock." and len(r.state["jokes"]) == 4
