@@ -339,7 +339,11 @@ def _limit(limiter: RateLimiter, identity: str) -> None:
 
 
 def _run_failure(exc: LgpError, error: Any) -> JSONResponse:
-    if isinstance(exc, WorkflowInputError):
+    # LangGraph's `__start__` step only writes the input into the state channels: when it
+    # fails, the input did not fit the graph (the client's mistake), not the workflow.
+    if isinstance(exc, WorkflowInputError) or (
+        isinstance(exc, WorkflowRunError) and exc.node == "__start__"
+    ):
         return error(422, exc.message, {"hint": exc.hint})
     if isinstance(exc, WorkflowRunError):
         return error(500, exc.message, {"node": exc.node})

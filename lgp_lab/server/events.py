@@ -21,7 +21,7 @@ from typing import Any
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from lgp_lab.errors import LgpError, WorkflowRunError
+from lgp_lab.errors import LgpError, WorkflowInputError, WorkflowRunError
 
 __all__ = ["EventStream", "RunEvents"]
 
@@ -135,7 +135,9 @@ async def _events(
         try:
             item = await run.next()
         except WorkflowRunError as exc:
-            yield encode("error", {"error": exc.message, "status": 500, "node": exc.node})
+            # As over /invoke: input that does not fit the graph is the client's (422).
+            status = 422 if isinstance(exc, WorkflowInputError) or exc.node == "__start__" else 500
+            yield encode("error", {"error": exc.message, "status": status, "node": exc.node})
             return
         except LgpError as exc:
             yield encode("error", {"error": exc.message, "status": 500, "node": None})
