@@ -81,3 +81,27 @@ def test_invalid_yaml_names_the_line(project: Path) -> None:
     write(project / "config" / "experiment.yaml", "checkpoint:\n  path: [unclosed\n")
     with pytest.raises(ConfigError, match=r"experiment\.yaml:\d+: not valid YAML"):
         load_config(start=project)
+
+
+def test_builtin_defaults_read_lgp_api_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LGP_API_KEY", raising=False)
+    hosted = load_config("hosted", tmp_path)
+    assert hosted.source is None and hosted.api_key_required
+    assert hosted.server.keys() == [] and hosted.missing_env == {"LGP_API_KEY"}
+    monkeypatch.setenv("LGP_API_KEY", "from-the-environment")
+    assert load_config("hosted", tmp_path).server.keys() == ["from-the-environment"]
+    assert load_config(start=tmp_path).server.keys() == ["from-the-environment"]
+    # A project made by `lgp-lab create` (workflows/ but no config/) gets the same.
+    (tmp_path / "made" / "workflows").mkdir(parents=True)
+    made = load_config("production", tmp_path / "made")
+    assert made.root == (tmp_path / "made").resolve()
+    assert made.server.keys() == ["from-the-environment"]
+
+
+def test_server_defaults_per_environment(project: Path) -> None:
+    experiment = load_config(start=project)
+    assert experiment.rate_limit_per_minute == 0 and experiment.server.trusted_proxies() == []
+    hosted = load_config("hosted", project)
+    assert hosted.rate_limit_per_minute == 100 and hosted.server.trusted_proxies() == []
+    write(project / "config" / "experiment.yaml", "server:\n  forwarded_allow_ips: ' , '\n")
+    assert load_config(start=project).server.trusted_proxies() == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from lgp_lab import Lab
 from lgp_lab.runtime.sessions import checkpoint_time
 
@@ -59,3 +61,91 @@ def test_checkpoint_time_decodes_uuid6() -> None:
     assert decoded is not None and abs((decoded - now).total_seconds()) < 1
     assert checkpoint_time("not-a-uuid") is None
     assert checkpoint_time("12345678-1234-4234-8234-123456789012") is None  # uuid4
+
+
+ASKING = """
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+from langgraph.types import interrupt
+
+class S(TypedDict, total=False):
+    input: str
+    a: str
+    b: str
+
+def first(state):
+    return {"a": interrupt("first question")}
+
+def second(state):
+    return {"b": interrupt({"ask": "second"})}
+
+workflow = StateGraph(S)
+workflow.add_node("first", first)
+workflow.add_node("second", second)
+workflow.add_edge(START, "first")
+workflow.add_edge(START, "second")
+workflow.add_edge("first", END)
+workflow.add_edge("second", END)
+"""
+
+
+def test_thread_status_and_pending_interrupts_match_langgraph(lab: Lab, project) -> None:
+    from conftest import write
+    from langgraph.types import Command
+
+    write(project / "workflows" / "asking.py", ASKING)
+    result = lab.run("workflows/asking.py", {"input": "x"}, thread_id="q")
+    assert result.status == "interrupted"
+    info = lab.sessions.thread("q")
+    assert info.status == "interrupted"
+    assert {(i.node, str(i.value)) for i in info.interrupts} == {
+        ("first", "first question"),
+        ("second", "{'ask': 'second'}"),
+    }
+    # The same ids LangGraph's own state snapshot reports.
+    graph = lab.workflows["asking"].graph
+    snapshot = lab._call(graph.aget_state({"configurable": {"thread_id": "q"}}))
+    assert {i.id for i in info.interrupts} == {i.id for i in snapshot.interrupts}
+    assert info.to_dict()["interrupts"][0].keys() == {"id", "value", "node"}
+
+    # Answer one of the two: the other is still pending.
+    first_id = next(i.id for i in info.interrupts if i.node == "first")
+    lab.run("workflows/asking.py", thread_id="q", resume={first_id: "A"})
+    info = lab.sessions.thread("q")
+    assert info.status == "interrupted" and [i.node for i in info.interrupts] == ["second"]
+    lab._call(graph.ainvoke(Command(resume="B"), {"configurable": {"thread_id": "q"}}))
+    info = lab.sessions.thread("q")
+    assert info.status == "idle" and info.interrupts == []
+    assert lab.sessions.state("q") == {"input": "x", "a": "A", "b": "B"}
+    assert [t.status for t in lab.sessions.threads()] == ["idle"]
+
+
+def test_a_failed_run_leaves_the_thread_in_error(lab: Lab, project) -> None:
+    from conftest import write
+
+    from lgp_lab.errors import WorkflowRunError
+
+    write(
+        project / "workflows" / "boom.py",
+        """
+        from typing_extensions import TypedDict
+        from langgraph.graph import StateGraph, START, END
+
+        class S(TypedDict, total=False):
+            input: str
+
+        def boom(state):
+            raise RuntimeError("no")
+
+        workflow = StateGraph(S)
+        workflow.add_node("boom", boom)
+        workflow.add_edge(START, "boom")
+        workflow.add_edge("boom", END)
+        """,
+    )
+    with pytest.raises(WorkflowRunError):
+        lab.run("workflows/boom.py", {"input": "x"}, thread_id="e")
+    assert lab.sessions.thread("e").status == "error"
+    assert lab.sessions.threads()[0].status == "error"
+    lab.run("basic_workflow", "hi", thread_id="fine")
+    assert lab.sessions.thread("fine").status == "idle"
