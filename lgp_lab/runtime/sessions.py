@@ -6,13 +6,16 @@ the state of one checkpoint is ever deserialized at a time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 __all__ = [
+    "ActiveRuns",
     "ChannelDiff",
     "CheckpointInfo",
     "PendingInterrupt",
@@ -115,6 +118,34 @@ class ChannelDiff:
     after: Any = None
 
 
+class ActiveRuns:
+    """The threads with a run in flight (their status is ``busy``), counted per thread.
+
+    The runner wraps each run in :meth:`running`; several runs of one thread nest.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()  # runs start on the engine loop, queries anywhere
+
+    @contextlib.contextmanager
+    def running(self, thread_id: str) -> Iterator[None]:
+        """Mark ``thread_id`` busy for the duration of the block."""
+        with self._lock:
+            self._counts[thread_id] = self._counts.get(thread_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._counts.pop(thread_id, 1) - 1
+                if left > 0:
+                    self._counts[thread_id] = left
+
+    def __contains__(self, thread_id: object) -> bool:
+        with self._lock:
+            return thread_id in self._counts
+
+
 class Sessions:
     """Thread queries over one checkpointer; ``a``-prefixed methods are the async twins.
 
@@ -122,6 +153,7 @@ class Sessions:
         get_store: Coroutine returning the backend's session store (created lazily).
         get_saver: Coroutine returning the checkpointer.
         call: Runs a coroutine on the engine loop from a sync caller.
+        active: The threads with a run in flight in this process (reported ``busy``).
     """
 
     def __init__(
@@ -129,10 +161,12 @@ class Sessions:
         get_store: Callable[[], Awaitable[Any]],
         get_saver: Callable[[], Awaitable[Any]],
         call: Callable[[Awaitable[Any]], Any],
+        active: ActiveRuns | None = None,
     ) -> None:
         self._get_store = get_store
         self._get_saver = get_saver
         self._call = call
+        self.active = active if active is not None else ActiveRuns()
 
     # ------------------------------------------------------------------ async API
 
@@ -142,7 +176,7 @@ class Sessions:
         """Threads, most recently updated first."""
         store = await self._get_store()
         rows = await store.list_threads(workflow=workflow, limit=limit, offset=offset)
-        return [_thread(r) for r in rows]
+        return [self._busy(_thread(r)) for r in rows]
 
     async def acount_threads(self, workflow: str | None = None) -> int:
         """How many threads there are (of ``workflow``, if given)."""
@@ -152,8 +186,9 @@ class Sessions:
         """One thread's summary, or ``None`` if it has no checkpoints.
 
         Unlike the listing, this reads the latest checkpoint's pending writes, so
-        ``status`` is exact (``idle``, ``interrupted`` or ``error``) and ``interrupts``
-        holds the questions still waiting for an answer (id, value, node).
+        ``status`` is exact (``idle``, ``interrupted`` or ``error``; ``busy`` while a run
+        of this process is in flight) and ``interrupts`` holds the questions still
+        waiting for an answer (id, value, node).
         """
         rows = await (await self._get_store()).list_threads(thread_id=thread_id, limit=1)
         if not rows:
@@ -162,14 +197,19 @@ class Sessions:
         saver = await self._get_saver()
         found = await saver.aget_tuple(_config(thread_id, info.last_checkpoint_id))
         if found is None:
-            return info
+            return self._busy(info)
         writes = found.pending_writes or []
         nodes = {}
         if any(channel == "__interrupt__" for _, channel, _ in writes):
             store = await self._get_store()
             nodes = await store.task_nodes(thread_id, info.last_checkpoint_id)
         status, interrupts = pending_status(writes, nodes)
-        return dataclasses.replace(info, status=status, interrupts=interrupts)
+        return self._busy(dataclasses.replace(info, status=status, interrupts=interrupts))
+
+    def _busy(self, info: ThreadInfo) -> ThreadInfo:
+        if info.thread_id in self.active:
+            return dataclasses.replace(info, status="busy")
+        return info
 
     async def acount_checkpoints(self, thread_id: str) -> int:
         """The number of checkpoints of ``thread_id``."""
