@@ -260,6 +260,17 @@ def test_lone_surrogates_are_refused_before_running(served, route: str) -> None:
     assert lab.sessions.count_threads() == 0
 
 
+def test_a_body_nested_too_deep_is_a_clear_400(served) -> None:
+    client, _, _ = served
+    deep = b'{"input": {"input": "x", "d": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    r = client.post(
+        "/workflows/basic_workflow/invoke",
+        content=deep,
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 400 and r.json()["error"].startswith("Malformed JSON body")
+
+
 def test_text_a_node_makes_unencodable_is_still_returned(served) -> None:
     client, _, _ = served
     r = client.post("/workflows/odd/invoke", json={"input": "x", "thread_id": "odd"})

@@ -48,6 +48,7 @@ _RUN_ERRORS: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorResponse, "description": "The workflow failed (names the node)"},
 }
 _log = logging.getLogger("lgp_lab.server")
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
 class SafeJSONResponse(JSONResponse):
@@ -93,6 +94,9 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers={"Allow": allowed})
             return error(405, f"Method {request.method} not allowed", headers={"Allow": allowed})
+        if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_ERROR:
+            # FastAPI's catch-all for a body json.loads gave up on (e.g. nested too deep).
+            return error(400, "Malformed JSON body: it cannot be parsed (too deeply nested?)")
         return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
