@@ -394,6 +394,12 @@ def test_options_and_405_list_every_method_of_a_path(served) -> None:
     assert put.status_code == 405 and put.json()["status"] == 405
     assert "DELETE" in put.headers["allow"] and "GET" in put.headers["allow"]
     assert client.options("/workflows/basic_workflow/invoke").headers["allow"] == "OPTIONS, POST"
+    # HEAD is served wherever GET is (a load balancer's probe), with no body.
+    head = client.head("/health", headers={})
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) > 0
+    assert client.head("/sessions/some-thread").status_code == 404
+    assert client.head("/sessions/some-thread", headers={"Authorization": ""}).status_code == 401
 
 
 def test_the_official_langgraph_sdk_key_header_is_accepted(served) -> None:

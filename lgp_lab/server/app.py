@@ -21,7 +21,7 @@ from lgp_lab import __version__
 from lgp_lab.errors import LgpError, WorkflowInputError, WorkflowRunError
 from lgp_lab.runtime.jsonable import to_jsonable
 from lgp_lab.server.events import EventStream, RunEvents
-from lgp_lab.server.limits import BodyLimit
+from lgp_lab.server.limits import BodyLimit, HeadAsGet
 from lgp_lab.server.models import (
     THREAD_ID_PATTERN,
     CheckpointPage,
@@ -304,6 +304,7 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
         await lab.sessions.adelete(thread_id)
 
     # Outermost: a too-large body is refused before routing, chunked or not.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_body=max_body, reject=_too_large_body(max_body))
     return app
 

@@ -1,9 +1,12 @@
-"""The request-body limit, as plain ASGI middleware in front of the app.
+"""Plain ASGI middleware in front of the app: the request-body limit, and HEAD.
 
 A body over ``server.max_body_bytes`` gets a JSON 413, whether the client declared its
 size (``Content-Length``) or streams it chunked. Chunked bodies are read here, up to the
 limit, and replayed to the app: raising from inside the app's ``receive`` would reach
 FastAPI's body parser, which turns any error into a 400.
+
+``HEAD`` is answered as ``GET`` without the body (FastAPI routes only the methods they
+declare), so load balancers can probe ``HEAD /health``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimit"]
+__all__ = ["BodyLimit", "HeadAsGet"]
 
 
 class BodyLimit:
@@ -67,6 +70,25 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": self.reject, "more_body": False})
+
+
+class HeadAsGet:
+    """Serve ``HEAD`` as ``GET`` with the same status and headers and no body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
