@@ -374,8 +374,11 @@ def test_openapi_declares_auth_body_rules_and_stream_errors(served) -> None:
     assert {"bearer": []} in invoke["security"] and {"apiKey": []} in invoke["security"]
     assert "security" not in spec["paths"]["/health"]["get"]
     body = spec["components"]["schemas"]["InvokeRequest"]
-    assert {"required": ["input"]} in body["anyOf"]
-    assert any("resume" in alt["required"] for alt in body["anyOf"])
+    assert [alt["required"] for alt in body["anyOf"]] == [
+        ["input"],
+        ["input", "thread_id"],
+        ["resume", "thread_id"],
+    ]
     assert set(body["properties"]) >= {"input", "resume", "thread_id", "context", "config"}
     stream = spec["paths"]["/workflows/{name}/stream"]["post"]["responses"]
     assert {"200", "400", "401", "404", "413", "422", "429", "500"} <= set(stream)
@@ -551,6 +554,7 @@ def test_invalid_context_or_config_is_a_422_naming_the_field(served) -> None:
         ({"input": "x", "config": {"configurable": {"thread_id": "t"}}}, "thread_id"),
         ({"input": "x", "config": "fast"}, "config"),
         ({"resume": "y"}, "thread_id"),
+        ({"resume": None, "thread_id": "t"}, "resume needs a value"),
         ({"input": "x", "resume": "y", "thread_id": "t"}, "either input or resume"),
         ({}, "input is required"),
     ]

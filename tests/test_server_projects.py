@@ -138,11 +138,15 @@ def test_context_and_config_reach_the_graph_as_in_langgraph(api: httpx.Client, p
 
 
 def test_recursion_limit_from_config_is_honoured(api: httpx.Client) -> None:
-    r = api.post(
-        "/workflows/contextual/invoke",
-        json={"input": {"input": "q"}, "config": {"recursion_limit": 1}},
-    )
-    assert r.status_code == 500 and "recursion limit" in r.json()["error"]
+    """A limit the client set too low is the client's to raise: 422, not a 500."""
+    body = {"input": {"input": "q"}, "config": {"recursion_limit": 1}}
+    r = api.post("/workflows/contextual/invoke", json=body)
+    assert r.status_code == 422 and "recursion limit" in r.json()["error"]
+    s = api.post("/workflows/contextual/stream", json=body)
+    error = [b for b in s.text.split("\n\n") if b.startswith("event: error")]
+    assert json.loads(error[0].split("data: ", 1)[1])["status"] == 422
+    ok = api.post("/workflows/contextual/invoke", json={**body, "config": {"recursion_limit": 3}})
+    assert ok.status_code == 200
 
 
 def test_chat_inputs_as_langgraph_takes_them(api: httpx.Client, project: Path) -> None:

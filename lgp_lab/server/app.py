@@ -47,6 +47,15 @@ _RUN_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed JSON body"},
     500: {"model": ErrorResponse, "description": "The workflow failed (names the node)"},
 }
+# One server-sent event of /stream (OpenAPI 3.2 `itemSchema`, as FastAPI's own SSE uses).
+_SSE_ITEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["metadata", "updates", "end", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
 _log = logging.getLogger("lgp_lab.server")
 _FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
@@ -207,16 +216,16 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
         try:
             result = await lab.arun(wf, **run_kwargs(body))
         except LgpError as exc:
-            return _run_failure(exc, error)
+            return _run_failure(exc, error, body)
         return {**result.to_dict(), "duration_ms": round(result.duration_s * 1000, 3)}
 
     @app.post(
         "/workflows/{name}/stream",
         response_class=EventStream,
         responses={
-            **_RUN_ERRORS,
+            **{code: _json_error(spec) for code, spec in _RUN_ERRORS.items()},
             200: {
-                "content": {"text/event-stream": {}},
+                "content": {"text/event-stream": {"itemSchema": _SSE_ITEM}},
                 "description": "Server-sent events: metadata, updates..., end | error",
             },
         },
@@ -236,11 +245,11 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
             first = await run.first()  # input errors become a JSON status, not a stream
         except LgpError as exc:
             await run.aclose()
-            return _run_failure(exc, error)
+            return _run_failure(exc, error, body)
         except BaseException:
             await run.aclose()
             raise
-        return EventStream(run, first, encode=_sse)
+        return EventStream(run, first, encode=_sse, status_of=lambda exc: run_status(exc, body))
 
     @app.get("/sessions", responses=_ERRORS, tags=["sessions"])
     async def list_sessions(
@@ -303,10 +312,32 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
             raise HTTPException(404, f"thread {thread_id!r} not found")
         await lab.sessions.adelete(thread_id)
 
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = default_openapi()
+        # FastAPI gives a non-JSON response class a plain `string` schema; the stream's
+        # events are described by `itemSchema` alone (one object per event).
+        ok = spec["paths"]["/workflows/{name}/stream"]["post"]["responses"]["200"]
+        ok["content"]["text/event-stream"].pop("schema", None)
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     # Outermost: a too-large body is refused before routing, chunked or not.
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_body=max_body, reject=_too_large_body(max_body))
     return app
+
+
+def _json_error(spec: dict[str, Any]) -> dict[str, Any]:
+    # A route whose own media type is text/event-stream still answers errors in JSON.
+    out = {k: v for k, v in spec.items() if k != "model"}
+    out.setdefault("description", "Error")
+    out["content"] = {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+    }
+    return out
 
 
 def _client(request: Request) -> str:
@@ -343,16 +374,31 @@ def _limit(limiter: RateLimiter, identity: str) -> None:
         )
 
 
-def _run_failure(exc: LgpError, error: Any) -> JSONResponse:
-    # LangGraph's `__start__` step only writes the input into the state channels: when it
-    # fails, the input did not fit the graph (the client's mistake), not the workflow.
-    if isinstance(exc, WorkflowInputError) or (
-        isinstance(exc, WorkflowRunError) and exc.node == "__start__"
-    ):
-        return error(422, exc.message, {"hint": exc.hint})
+def run_status(exc: LgpError, body: InvokeRequest | None = None) -> int:
+    """The HTTP status of a failed run: 422 when the request caused it, else 500."""
+    if isinstance(exc, WorkflowInputError):
+        return 422
     if isinstance(exc, WorkflowRunError):
-        return error(500, exc.message, {"node": exc.node})
-    return error(500, exc.message, {"hint": exc.hint} if exc.hint else None)
+        # LangGraph's `__start__` step only writes the input into the state channels:
+        # when it fails, the input did not fit the graph.
+        if exc.node == "__start__":
+            return 422
+        # A recursion_limit the client set, too low for the graph.
+        if (
+            type(exc.__cause__).__name__ == "GraphRecursionError"
+            and body is not None
+            and body.config is not None
+            and body.config.recursion_limit is not None
+        ):
+            return 422
+    return 500
+
+
+def _run_failure(exc: LgpError, error: Any, body: InvokeRequest | None = None) -> JSONResponse:
+    status = run_status(exc, body)
+    if status == 422 or not isinstance(exc, WorkflowRunError):
+        return error(status, exc.message, {"hint": exc.hint} if exc.hint else None)
+    return error(500, exc.message, {"node": exc.node})
 
 
 def _too_large_body(max_body: int) -> bytes:

@@ -107,13 +107,14 @@ class EventStream(StreamingResponse):
         first: tuple[str, Any] | None = None,
         *,
         encode: Callable[[str, Any], bytes] | None = None,
+        status_of: Callable[[LgpError], int] | None = None,
         status_code: int = 200,
     ) -> None:
         self._run = run
         if run is None or first is None or encode is None:
             raise TypeError("EventStream needs the run, its first event and an encoder")
         super().__init__(
-            _events(run, first, encode),
+            _events(run, first, encode, status_of or _default_status),
             status_code=status_code,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             media_type=self.media_type,
@@ -127,20 +128,24 @@ class EventStream(StreamingResponse):
                 await self._run.aclose()
 
 
+def _default_status(exc: LgpError) -> int:
+    return 422 if isinstance(exc, WorkflowInputError) else 500
+
+
 async def _events(
-    run: RunEvents, first: tuple[str, Any], encode: Callable[[str, Any], bytes]
+    run: RunEvents,
+    first: tuple[str, Any],
+    encode: Callable[[str, Any], bytes],
+    status_of: Callable[[LgpError], int],
 ) -> AsyncIterator[bytes]:
     yield encode(*first)
     while True:
         try:
             item = await run.next()
-        except WorkflowRunError as exc:
-            # As over /invoke: input that does not fit the graph is the client's (422).
-            status = 422 if isinstance(exc, WorkflowInputError) or exc.node == "__start__" else 500
-            yield encode("error", {"error": exc.message, "status": status, "node": exc.node})
-            return
         except LgpError as exc:
-            yield encode("error", {"error": exc.message, "status": 500, "node": None})
+            # As over /invoke: 422 when the request caused it (input, its own limits).
+            node = exc.node if isinstance(exc, WorkflowRunError) else None
+            yield encode("error", {"error": exc.message, "status": status_of(exc), "node": node})
             return
         except Exception:
             _log.exception("streaming run failed")

@@ -74,7 +74,27 @@ class InvokeRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "anyOf": [{"required": ["input"]}, {"required": ["resume", "thread_id"]}],
+            # input (null only to continue a given thread), or resume on a thread; not both
+            "anyOf": [
+                {
+                    "required": ["input"],
+                    "not": {"required": ["resume"]},
+                    "properties": {"input": {"not": {"type": "null"}}},
+                },
+                {
+                    "required": ["input", "thread_id"],
+                    "not": {"required": ["resume"]},
+                    "properties": {"thread_id": {"type": "string"}},
+                },
+                {
+                    "required": ["resume", "thread_id"],
+                    "not": {"required": ["input"]},
+                    "properties": {
+                        "resume": {"not": {"type": "null"}},
+                        "thread_id": {"type": "string"},
+                    },
+                },
+            ],
             "examples": [
                 {"input": "hello", "thread_id": "session-001"},
                 {"input": {"messages": [{"role": "user", "content": "hi"}]}},
@@ -112,6 +132,11 @@ class InvokeRequest(BaseModel):
                 raise ValueError("resume needs the thread_id of the interrupted thread")
             if "input" in fields:
                 raise ValueError("send either input or resume, not both")
+            if self.resume is None:
+                # LangGraph reads Command(resume=None) as "no answer" (and then fails).
+                raise ValueError(
+                    'resume needs a value for the interrupt, e.g. "yes" or {}; null is no answer'
+                )
         elif "input" not in fields or (self.input is None and self.thread_id is None):
             raise ValueError(
                 'input is required, e.g. {"input": "hello"}; input null only continues '
