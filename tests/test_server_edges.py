@@ -429,8 +429,12 @@ def test_rate_limit_is_off_by_default_in_experiment(project: Path) -> None:
         handle = start_server(lab, ["basic_workflow"], port=0)
         with httpx.Client(base_url=handle.url, timeout=30) as client:
             codes = {client.get("/workflows").status_code for _ in range(130)}
+            spec = client.get("/openapi.json").json()
         handle.stop()
     assert codes == {200}
+    # An open API (no key configured) declares no security requirement.
+    assert "securitySchemes" not in spec.get("components", {})
+    assert "security" not in spec["paths"]["/workflows"]["get"]
 
 
 def test_builtin_defaults_limit_only_outside_experiment(tmp_path: Path) -> None:
