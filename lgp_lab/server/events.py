@@ -28,7 +28,7 @@ __all__ = ["EventStream", "RunEvents"]
 # Events buffered ahead of a slow client before the run waits for it.
 _QUEUE_SIZE = 64
 # How long a cancelled run may take to unwind (its node's finally blocks, trace end).
-_STOP_TIMEOUT_S = 10.0
+_STOP_TIMEOUT_S = 5.0
 _DONE = object()
 _log = logging.getLogger("lgp_lab.server")
 
