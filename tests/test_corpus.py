@@ -124,11 +124,9 @@ def copy_program(program: Program, dest: Path) -> Path:
     return dest
 
 
-def target_for(program: Program, where: Path, *, project_root: Path | None = None) -> str:
-    """How a user names the program's graph when working in ``where``."""
+def target_for(program: Program) -> str:
+    """How a user names the program's graph from its folder (a project's: its root)."""
     if program.is_project:
-        if project_root is not None and project_root != where:
-            return str((where / "langgraph.json").relative_to(project_root))
         return program.graph_id or "agent"
     name = program.path.name
     return f"{name}:{program.attr}" if program.attr else name
@@ -176,7 +174,7 @@ def _lab_calls(lab: Any, program: Program, target: str, threads: dict[str, str])
         if call.is_resume:
             out.append(lab.run(target, resume=call.resume, **kwargs))
         else:
-            out.append(lab.run(target, call.input, **kwargs))
+            out.append(lab.run(target, call.in_process_input, **kwargs))
     return out
 
 
@@ -203,7 +201,7 @@ def test_lab_equals_langgraph(
     where = copy_program(program, tmp_path / "work")
     monkeypatch.chdir(where)
     with Lab(root=where) as lab:
-        results = _lab_calls(lab, program, target_for(program, where), threads_for(program, "lab"))
+        results = _lab_calls(lab, program, target_for(program), threads_for(program, "lab"))
         _assert_matches(
             program, [observed(r.status, r.state, r.interrupts) for r in results], "Lab"
         )
@@ -246,7 +244,7 @@ def test_cli_equals_langgraph(
     where = copy_program(program, tmp_path / "work")
     monkeypatch.chdir(where)
     threads = threads_for(program, "cli")
-    target = target_for(program, where)
+    target = target_for(program)
     docs = [_cli_call(c, target, threads[c.thread], where) for c in program.calls]
     for doc, call in zip(docs, program.calls, strict=True):
         assert doc["thread_id"] == threads[call.thread]
@@ -492,12 +490,12 @@ _MARK = "LGP-CORPUS-RESULT:"
 @pytest.mark.parametrize("program_id", PROGRAM_IDS)
 def test_kernel_equals_langgraph(program_id: str, kernel: tuple[_Kernel, Path]) -> None:
     """``%lgp_run TARGET --input --context --config --thread`` in a real kernel = LangGraph."""
-    k, root = kernel
+    k, _ = kernel
     program = BY_ID[program_id]
     if program.is_project:
         target = f"projects/{program.path.name}/langgraph.json"
     else:
-        target = target_for(program, root)
+        target = target_for(program)
     threads = threads_for(program, "kernel")
     got = []
     for call in program.calls:
@@ -652,7 +650,7 @@ def test_plain_text_input_is_a_user_message(
     message: the same state as LangGraph given ``{"messages": [("user", "hi")]}``."""
     program = BY_ID[program_id]
     where = copy_program(program, tmp_path / "work")
-    target = target_for(program, where)
+    target = target_for(program)
     proc = run_cli("run", target, "--input", "hi", "--json", cwd=where)
     assert proc.returncode == 0, proc.stderr
     messages = json.loads(proc.stdout)["result"]["messages"]
@@ -816,9 +814,9 @@ def test_default_input_fits_the_graph(
     """11. With no input on a new thread, lgp_lab picks an input that fits the graph (not
     ``{"input": "test"}``), and the run completes."""
     program = BY_ID[program_id]
-    lab, where = _lab_for(program, tmp_path, monkeypatch)
+    lab, _ = _lab_for(program, tmp_path, monkeypatch)
     with lab:
-        r = lab.run(target_for(program, where))
+        r = lab.run(target_for(program))
         assert r.status == "complete"
         assert "input" not in r.state
 

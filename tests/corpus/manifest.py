@@ -12,7 +12,7 @@ Python can express (tuples, message objects) and are used by the in-process runs
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,12 @@ class Call:
     config: dict[str, Any] | None = None
     #: The run stops at an interrupt (``status: interrupted``) instead of completing.
     interrupted: bool = False
+    #: The same input as the authors' Python code spells it (tuples), for in-process runs.
+    python_input: Any = _UNSET
+
+    @property
+    def in_process_input(self) -> Any:
+        return self.input if self.python_input is _UNSET else self.python_input
 
     @property
     def is_resume(self) -> bool:
@@ -64,11 +70,8 @@ class Program:
     graph_id: str | None = None
     calls: tuple[Call, ...] = ()
     store_checks: tuple[StoreCheck, ...] = ()
-    #: Other names the module defines that are graph-like (for the ambiguity tests).
+    #: What the program exercises (documentation of the corpus' coverage).
     covers: tuple[str, ...] = ()
-    #: Keyword for the oracle: the langgraph.json store index (projects only).
-    notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_project(self) -> bool:
@@ -276,13 +279,11 @@ CORPUS_PROGRAMS: tuple[Program, ...] = (
             # The template's own test: a tuple message and a context.
             Call(
                 input={"messages": [["user", "Who is the founder of LangChain?"]]},
+                python_input={"messages": [("user", "Who is the founder of LangChain?")]},
                 context={"system_prompt": "You are a helpful AI assistant."},
             ),
             Call(input=_user("And who maintains LangGraph?"), context={"model": "fake/model"}),
         ),
-        extra={
-            "python_input": {"messages": [("user", "Who is the founder of LangChain?")]},
-        },
     ),
     Program(
         "memory_agent_template",
@@ -295,10 +296,14 @@ CORPUS_PROGRAMS: tuple[Program, ...] = (
                 input={
                     "messages": [["user", "Hi, I'm Bob and I enjoy playing tennis. Remember this."]]
                 },
+                python_input={
+                    "messages": [("user", "Hi, I'm Bob and I enjoy playing tennis. Remember this.")]
+                },
                 context={"user_id": "test-user"},
             ),
             Call(
                 input={"messages": [["user", "Yes, I also have a pet dog named Max."]]},
+                python_input={"messages": [("user", "Yes, I also have a pet dog named Max.")]},
                 context={"user_id": "test-user"},
             ),
             Call(
