@@ -435,3 +435,31 @@ def test_traces_label_the_subscription_share_as_an_allocation(project: Path) -> 
     one = run_cli("traces", trace_id, cwd=project)
     assert "cost: $10.0000 = $20/month ÷ 2 runs this month" in one.stdout
     assert "not a per-run price" in one.stdout
+
+
+def test_langgraph_targets_pass_through_the_cli(tmp_path: Path) -> None:
+    write(tmp_path / "src" / "agent" / "graph.py", CHAT_FLOW + "graph = workflow.compile()\n")
+    write(
+        tmp_path / "langgraph.json",
+        '{"graphs": {"agent": "./src/agent/graph.py:graph"}, "dependencies": ["."]}',
+    )
+    for target, shown in [
+        ("agent", "agent"),
+        ("langgraph.json", "langgraph.json"),
+        ("src/agent/graph.py:graph", "graph.py:graph"),
+    ]:
+        result = run_cli("run", target, "-i", "hi", "--json", cwd=tmp_path)
+        assert result.returncode == 0, (target, result.stderr)
+        assert f"[lgp] Loading workflow: {shown}\n" in result.stderr
+        messages = json.loads(result.stdout)["result"]["messages"]
+        assert messages[-1]["content"] == "human: hi"
+
+
+def test_an_invalid_config_file_is_an_error_not_a_traceback(project: Path) -> None:
+    write(project / "config" / "experiment.yaml", "checkpoint:\n  nope: 1\n")
+    for args in [("run", "basic_workflow"), ("traces",), ("run", "basic_workflow", "--json")]:
+        result = run_cli(*args, cwd=project)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "checkpoint.nope" in result.stderr and "Traceback" not in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "error" and doc["type"] == "ConfigError"

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
+
+from lgp_lab.cli._output import Output
+from lgp_lab.errors import LgpError
 
 __all__ = [
     "BUILTIN_ENVIRONMENTS",
@@ -81,11 +85,12 @@ def input_option(text: str | None, option: str = "--input") -> Any:
     return raw if from_file else text
 
 
-def lab_config(env: str | None, default: str) -> Any:
+def lab_config(env: str | None, default: str, out: Output) -> Any:
     """Load the configuration of ``--env`` (or ``$LGP_ENV``, or ``default``).
 
     An environment that does not exist is a usage error naming the known ones, also
-    outside a project, where only the built-in environments exist.
+    outside a project, where only the built-in environments exist. A config file that
+    does not validate is printed as an error (a JSON document with ``--json``), exit 1.
     """
     from lgp_lab.config import (
         DEFAULT_ENV,
@@ -111,7 +116,11 @@ def lab_config(env: str | None, default: str) -> Any:
         fix = f"pick a known one, or add config/{name}.yaml to a project"
     if name not in known:
         raise _bad(origin, f"environment {name!r} {problem}\n  fix: {fix}")
-    return load_config(name)
+    try:
+        return load_config(name)
+    except LgpError as exc:
+        out.error(exc)
+        sys.exit(1)
 
 
 def require_extra(extra: str, *modules: str) -> None:

@@ -119,7 +119,7 @@ def run_command(
                 "of a waiting thread"
             )
         request.resume, request.resuming = input_option(resume, "--resume"), True
-    config = lab_config(env, "experiment")
+    config = lab_config(env, "experiment", out)
     sys.exit(_main(out, config, workflow, request, thread_id, watch))
 
 

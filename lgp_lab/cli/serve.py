@@ -52,7 +52,7 @@ def serve_command(
     default: every graph the project declares) over HTTP."""
     require_extra("server", "fastapi", "uvicorn")
     out = Output(verbose=verbose)
-    config = lab_config(env, "hosted")
+    config = lab_config(env, "hosted", out)
     sys.exit(_serve(out, list(workflows), host, port, config, watch, verbose))
 
 
