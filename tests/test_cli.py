@@ -255,13 +255,16 @@ def test_plain_text_input_is_a_user_message_on_a_chat_graph(project: Path) -> No
 
 def test_default_input_fits_the_graph_and_is_said(project: Path) -> None:
     write(project / "ctx.py", CONTEXT_FLOW)
-    result = run_cli("run", "ctx.py", "--json", cwd=project)
+    result = run_cli("run", "ctx.py", "-t", "d1", "--json", cwd=project)  # a new thread
     assert result.returncode == 0, result.stderr
     line = next(x for x in result.stderr.splitlines() if x.startswith("[lgp] Input: "))
     used = json.loads(line.removeprefix("[lgp] Input: ").split(" (default")[0])
     assert used == {"topic": "test"}
     assert line.endswith("(default for this graph; pass --input)")
     assert json.loads(result.stdout)["result"]["seen"]["topic"] == "test"
+    again = run_cli("run", "ctx.py", "-t", "d1", cwd=project)  # an existing thread continues
+    assert again.returncode == 0, again.stderr
+    assert "[lgp] Input: none (thread d1 continues from its last checkpoint" in again.stderr
 
 
 def test_json_stdout_is_one_document_even_with_prints_and_interrupts(project: Path) -> None:
