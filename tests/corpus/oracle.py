@@ -144,9 +144,12 @@ def _importable(program: Program) -> Iterator[None]:
         added.insert(0, str(folder / "src"))
     before = set(sys.modules)
     sys.path[:0] = added
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # no __pycache__ left in the repository's corpus
     try:
         yield
     finally:
+        sys.dont_write_bytecode = bytecode
         for entry in added:
             with contextlib.suppress(ValueError):
                 sys.path.remove(entry)
@@ -178,9 +181,12 @@ def load_program_module(program: Program, path: Path | None = None) -> Any:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
     try:
         spec.loader.exec_module(module)
     finally:
+        sys.dont_write_bytecode = bytecode
         sys.modules.pop(name, None)
     return module
 
