@@ -76,7 +76,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per variant (median shown)")
     runs = parser.parse_args().runs
-    root = Path(tempfile.mkdtemp(prefix="lgp-cli-exit-"))
+    with tempfile.TemporaryDirectory(prefix="lgp-cli-exit-") as tmp:
+        _bench(Path(tmp), runs)
+
+
+def _bench(root: Path, runs: int) -> None:
     (root / "flow.py").write_text(FLOW, encoding="utf-8")
     py = sys.executable
     variants = {
@@ -93,7 +97,7 @@ def main() -> None:
         name: (statistics.median(w for w, _ in s), statistics.median(t for _, t in s))
         for name, s in samples.items()
     }
-    print(f"median of {runs} runs each, in {root}")
+    print(f"median of {runs} runs each")
     for name, (wall, tail) in medians.items():
         shown = "" if name.startswith("baseline") else f"   last line → exit {tail * 1000:5.0f} ms"
         print(f"{name:36} wall {wall:5.2f} s{shown}")
