@@ -7,7 +7,7 @@ from typing import Any
 
 from lgp_lab.runtime.jsonable import to_jsonable
 
-__all__ = ["TRUNCATION_MARKER", "redact", "sanitize_for_dashboard"]
+__all__ = ["TRUNCATION_MARKER", "sanitize_for_dashboard"]
 
 TRUNCATION_MARKER = "...[truncated]"
 _SECRET_KEY = re.compile(r"(api[_-]?key|secret|password|passwd|token|authorization)", re.I)
@@ -28,18 +28,6 @@ def sanitize_for_dashboard(data: Any, max_length: int = 2000) -> Any:
         (2000, 5000)
     """
     return _sanitize(to_jsonable(data), max_length)
-
-
-def redact(data: Any) -> Any:
-    """``data`` with values under secret-looking keys replaced by ``[redacted]``."""
-    if isinstance(data, dict):
-        return {
-            k: "[redacted]" if _SECRET_KEY.search(str(k)) and v else redact(v)
-            for k, v in data.items()
-        }
-    if isinstance(data, list):
-        return [redact(v) for v in data]
-    return data
 
 
 def _sanitize(value: Any, max_length: int) -> Any:
