@@ -8,7 +8,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -258,27 +257,20 @@ def test_langfuse_receives_the_run_through_the_real_sdk(project: Path) -> None:
     assert json.loads(local.stdout)["langfuse_url"] == f"{lf.url}/trace/{trace_id}"
 
 
-def test_langfuse_down_never_breaks_or_stalls_a_run(project: Path) -> None:
+def test_langfuse_down_never_breaks_a_run(project: Path) -> None:
+    # How much a dead Langfuse adds to a run's wall time: bench/shutdown.py.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
-
-    def timed(env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-        started = time.monotonic()
-        proc = subprocess.run(
-            [sys.executable, "-m", "lgp_lab", "run", "basic_workflow", "-i", "hi"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return time.monotonic() - started, proc
-
-    untraced, _ = timed(cli_env())
-    traced, proc = timed(_langfuse_env(closed))
+    proc = subprocess.run(
+        [sys.executable, "-m", "lgp_lab", "run", "basic_workflow", "-i", "hi"],
+        cwd=project,
+        env=_langfuse_env(closed),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert traced - untraced < 2.5, (untraced, traced)
     assert proc.stderr.count("not reachable") == 1 and closed in proc.stderr
     assert "Traceback" not in proc.stderr and SECRET not in proc.stderr
 
