@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -164,10 +163,8 @@ def test_keyboard_interrupt_cancels_the_run_and_keeps_checkpoints(lab: Lab, proj
     lab.run(path, "0", thread_id="k")
     ids = [c.checkpoint_id for c in lab.sessions.history("k")]
     threading.Timer(0.3, _thread.interrupt_main).start()
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):  # (bench/ times how promptly)
         lab.run(path, "30", thread_id="k")
-    assert time.monotonic() - started < 5
     # The cancelled run wrote its input checkpoint at most; the earlier ones are intact.
     after = [c.checkpoint_id for c in lab.sessions.history("k", limit=50)]
     assert after[-len(ids) :] == ids
@@ -291,15 +288,18 @@ def test_close_bounds_each_step_and_closes_the_database_last(project: Path) -> N
     class SlowMcp:
         async def aclose(self) -> None:
             order.append("mcp")
-            await asyncio.sleep(30)  # a server that never answers its shutdown
+            try:
+                await asyncio.sleep(3600)  # a server that never answers its shutdown
+            except asyncio.CancelledError:
+                order.append("mcp cut off at its own bound")
+                raise
 
     lab._mcp = SlowMcp()
-    started = time.monotonic()
     notes: list[str] = []
     lab.warn = notes.append
     lab.close()
-    assert time.monotonic() - started < 10  # bounded per step, not the sum of 30 s
-    assert order == ["mcp"] and any("MCP sessions" in n for n in notes)
+    assert order == ["mcp", "mcp cut off at its own bound"]
+    assert any("MCP sessions" in n for n in notes)
     assert saver.conn._connection is None  # the database was still closed, last
     assert not lab.engine.running
 
