@@ -145,7 +145,8 @@ def test_traces_cli(project: Path) -> None:
     one = run_cli("traces", traces[0]["trace_id"][:12], cwd=project)
     assert "↳ remember" in one.stdout and "↳ respond" in one.stdout
     none = run_cli("traces", "--workflow", "other", cwd=project)
-    assert "No traces yet" in none.stderr
+    assert "No traces for workflow 'other'" in none.stderr
+    assert "Workflows with traces: basic_workflow" in none.stderr
 
 
 def test_a_failed_trace_write_rolls_back_and_never_rides_a_checkpoint_commit(

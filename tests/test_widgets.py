@@ -101,7 +101,7 @@ def test_fork_resume_delete_change_the_data(lab: Lab, project: Path) -> None:
     explorer.resume_value.value = '"approved"'
     explorer.resume_button.click()
     assert lab.sessions.state("wait")["decision"] == "approved"
-    assert lab.sessions.thread("wait").status == "complete"
+    assert lab.sessions.thread("wait").status == "idle"
 
     explorer.show_thread("src-copy")
     explorer.delete_button.click()  # asks first
@@ -116,7 +116,8 @@ def test_trace_viewer_and_links(lab: Lab) -> None:
     viewer = TraceViewer(lab)
     assert viewer.trace_ids[0] == result.trace_id
     label = viewer.traces.options[0][0]
-    assert "basic_workflow v1" in label and "langgraph-platform" in label and "/run" in label
+    assert "basic_workflow v1" in label and "langgraph-platform" in label
+    assert "$20/mo ÷ 1" in label  # the subscription's allocation, not a per-run price
     trace = viewer.select(result.trace_id)
     assert [s.name for s in trace.spans] == ["remember", "respond"]
     # Long values: shortened in the display, the original length shown next to them.

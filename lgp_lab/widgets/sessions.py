@@ -18,7 +18,8 @@ from lgp_lab.widgets._render import bytes_table, esc, json_block, on_kernel_thre
 
 __all__ = ["SessionExplorer"]
 
-_STATUS_ICON = {"complete": "✅", "interrupted": "⏸", "error": "❌"}
+# Thread statuses (runtime/sessions.py, the Agent Server's vocabulary).
+_STATUS_ICON = {"idle": "✅", "busy": "⏳", "interrupted": "⏸", "error": "❌"}
 
 
 class SessionExplorer(w.VBox):
@@ -306,7 +307,7 @@ class SessionExplorer(w.VBox):
         keep = self.timeline.value if keep_checkpoint else None
         self._checkpoint_pages = [None]
         self._show_checkpoint_page(0, keep)
-        status = self._thread.status if self._thread else "complete"
+        status = self._thread.status if self._thread else "idle"
         self.resume_button.disabled = status != "interrupted"
 
     def _show_checkpoint_page(self, index: int, keep: str | None = None) -> None:
