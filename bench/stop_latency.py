@@ -101,10 +101,15 @@ def kernel_interrupt(project: Path, runs: int) -> tuple[list[float], list[float]
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(project))
     ours, base = [], []
     try:
-        _wait_idle(kc, kc.execute("%load_ext lgp_lab\nr = %lgp_run slow_flow.py -i 0 -t s -q"))
+        _wait_idle(
+            kc,
+            kc.execute(
+                '%load_ext lgp_lab\nr = %lgp_run slow_flow.py -i \'{"input": "0"}\' -t s -q'
+            ),
+        )
         for _ in range(runs):
             before = _checkpoints(project, "s")
-            msg_id = kc.execute("%lgp_run slow_flow.py -i 30 -t s -q")
+            msg_id = kc.execute('%lgp_run slow_flow.py -i \'{"input": "30"}\' -t s -q')
             deadline = time.monotonic() + 30
             while _checkpoints(project, "s") <= before and time.monotonic() < deadline:
                 time.sleep(0.02)

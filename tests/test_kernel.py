@@ -166,10 +166,12 @@ def test_kernel_interrupt_cancels_a_run_promptly(project: Path) -> None:
     )
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(project))
     try:
-        reply, _ = _execute(kc, "%load_ext lgp_lab\nr = %lgp_run slow_flow.py -i 0 -t s -q")
+        reply, _ = _execute(
+            kc, '%load_ext lgp_lab\nr = %lgp_run slow_flow.py -i \'{"input": "0"}\' -t s -q'
+        )
         assert reply["status"] == "ok", reply
         before = _checkpoints(project, "s")
-        msg_id = kc.execute("%lgp_run slow_flow.py -i 30 -t s -q")
+        msg_id = kc.execute('%lgp_run slow_flow.py -i \'{"input": "30"}\' -t s -q')
         # The run has started once its input checkpoint is in the file (bounded wait).
         _wait_for(lambda: _checkpoints(project, "s") > before, timeout=30)
         km.interrupt_kernel()
@@ -182,7 +184,7 @@ def test_kernel_interrupt_cancels_a_run_promptly(project: Path) -> None:
             "from lgp_lab import get_lab\nlab = get_lab()\n"
             "first = lab.sessions.history('s', limit=50)[-1].checkpoint_id\n"
             "print(lab.sessions.state('s', first))\n"
-            "r = %lgp_run slow_flow.py -i 0 -t s -q\nprint(r['log'])",
+            "r = %lgp_run slow_flow.py -i '{\"input\": \"0\"}' -t s -q\nprint(r['log'])",
         )
         assert reply["status"] == "ok", reply
         text = "".join(m["content"].get("text", "") for m in outputs)
