@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lgp_lab.config import LabConfig, load_config
-from lgp_lab.errors import LabClosedError, WorkflowLoadError
+from lgp_lab.errors import LabClosedError, WorkflowInputError, WorkflowLoadError
 from lgp_lab.runtime.context import set_current_lab
 from lgp_lab.runtime.engine import EngineLoop
 from lgp_lab.runtime.reloader import ReloadCallback, WatchHandle
@@ -161,6 +161,7 @@ class Lab:
                         settings=self.project.store if self.project else None,
                         busy_timeout_ms=self.config.checkpoint.busy_timeout_ms,
                         project_root=self.project.root if self.project else self.root,
+                        warn=self.warn,
                     )
         return self._store
 
@@ -457,6 +458,11 @@ class Lab:
         if resume is not _UNSET:
             from langgraph.types import Command
 
+            if resume is None:
+                raise WorkflowInputError(
+                    "resume needs a value: None means 'no answer' to LangGraph",
+                    hint='answer the interrupt with a value, e.g. "yes" or {"approved": true}',
+                )
             payload: Any = Command(resume=resume)
         elif input is None and (thread_id is None or not await self._thread_exists(thread_id)):
             payload = await self.adefault_input(workflow)  # nothing to continue

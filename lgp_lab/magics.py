@@ -400,8 +400,14 @@ def _json_option(option: str, text: str | None) -> Any:
 
 
 def _input_value(text: str) -> Any:
-    """``--input``: JSON when it looks like JSON (an error if it is broken), else text."""
+    """``--input`` as ``lgp-lab run`` reads it: a JSON value (``{...}``, ``1``, ``"quoted"``;
+    broken JSON that starts like an object or array is an error), ``@file``, or text."""
+    import json
+
     stripped = text.strip()
     if stripped.startswith(("{", "[")) or text.startswith("@"):
         return _json_option("--input", text)
-    return text
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        return text

@@ -136,7 +136,7 @@ def test_own_package_missing_from_dependencies_says_so(template: Path) -> None:
     with Lab() as lab, pytest.raises(WorkflowLoadError) as err:
         lab.load("agent")
     text = str(err.value)
-    assert "no module named 'agent'" in text and "dependencies" in text
+    assert "no module named 'agent" in text and "dependencies" in text
     assert "pip install agent" not in text
 
 
@@ -357,3 +357,77 @@ def test_async_twins_called_from_another_loop_share_the_engine_loop(project: Pat
 
     lab = asyncio.run(main())
     assert lab.closed and not lab.engine.running  # __aexit__ did what close() does
+
+
+def test_non_object_input_and_null_resume_are_input_errors(lab: Lab, project: Path) -> None:
+    path = write(project / "chat.py", CHAT)
+    with pytest.raises(WorkflowInputError, match=r"takes an object of state keys \(messages\)"):
+        lab.run(str(path), 42, thread_id="n42")
+    assert lab.sessions.thread("n42") is None
+    with pytest.raises(WorkflowInputError, match="resume needs a value"):
+        lab.run(str(path), thread_id="n42", resume=None)
+
+
+def test_pydantic_state_errors_name_the_field_and_value(lab: Lab, project: Path) -> None:
+    path = write(
+        project / "pyd.py",
+        """
+        from pydantic import BaseModel
+        from langgraph.graph import StateGraph, START
+
+        class State(BaseModel):
+            a: str
+
+        graph = StateGraph(State).add_node("n", lambda s: {"a": s.a + "!"})
+        graph.add_edge(START, "n")
+        """,
+    )
+    assert lab.run(str(path), {"a": "hi"})["a"] == "hi!"
+    with pytest.raises(WorkflowInputError) as err:
+        lab.run(str(path), {"a": 123})
+    assert "a: Input should be a valid string (got 123)" in str(err.value)
+    assert '\'{"input"' not in str(err.value)
+
+
+def test_store_index_without_sqlite_extensions_warns_and_runs(template: Path) -> None:
+    import sqlite3
+
+    data = json.loads((template / "langgraph.json").read_text())
+    data["store"] = {"index": {"dims": 4, "embed": "./embed.py:embed"}}
+    (template / "langgraph.json").write_text(json.dumps(data))
+    write(
+        template / "embed.py",
+        "def embed(texts):\n    return [[0.0, 1.0, 0.0, 1.0]] * len(texts)\n",
+    )
+    notes: list[str] = []
+    with Lab() as lab:
+        lab.warn = notes.append
+        assert lab.run("agent", {})["changeme"].endswith("|example|None")
+        store = lab.store
+    if not hasattr(sqlite3.Connection, "enable_load_extension"):
+        assert any("semantic search in the store is off" in n for n in notes)
+    else:
+        assert store.index_config is not None
+
+
+def test_functional_thread_state_and_one_pending_interrupt(lab: Lab, project: Path) -> None:
+    path = write(
+        project / "fn.py",
+        """
+        from langgraph.func import entrypoint, task
+        from langgraph.types import interrupt
+
+        @task
+        def ask(x: int) -> int:
+            return interrupt(f"double {x}?") and x * 2
+
+        @entrypoint()
+        def flow(x: int) -> int:
+            return ask(x).result()
+        """,
+    )
+    assert lab.run(str(path), 21, thread_id="fn").status == "interrupted"
+    info = lab.sessions.thread("fn")
+    assert info.status == "interrupted" and [i.value for i in info.interrupts] == ["double 21?"]
+    assert lab.run(str(path), thread_id="fn", resume=True).state == {"output": 42}
+    assert lab.sessions.state("fn") == {"output": 42}

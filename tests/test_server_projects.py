@@ -166,14 +166,6 @@ def test_chat_inputs_as_langgraph_takes_them(api: httpx.Client, project: Path) -
     assert api.get("/sessions/c").json()["status"] == "idle"
 
 
-# /invoke already answers 422; /stream starts (200) and then sends an error event with
-# status 422, because the domain lets a non-object input reach LangGraph's __start__ step
-# instead of refusing it before the run (requested in /work/coord/requests-server.md).
-_REACHES_START = pytest.mark.xfail(
-    reason="domain: non-object input is only refused at __start__", strict=True
-)
-
-
 @pytest.mark.parametrize(
     "payload",
     [
@@ -181,8 +173,8 @@ _REACHES_START = pytest.mark.xfail(
         {"messages": 5},
         {"messages": [{"role": "alien", "content": "x"}]},
         {"nope": 1},
-        pytest.param(42, marks=_REACHES_START),
-        pytest.param([1, 2], marks=_REACHES_START),
+        42,
+        [1, 2],
     ],
 )
 def test_chat_inputs_the_graph_rejects_are_422(api: httpx.Client, payload: object) -> None:

@@ -187,10 +187,6 @@ workflow.add_edge("hold", END)
 """
 
 
-@pytest.mark.xfail(
-    reason="the runner does not mark runs in lab.sessions.active yet (requests-server.md)",
-    strict=True,
-)
 def test_a_running_workflow_makes_its_thread_busy(lab: Lab, project, tmp_path) -> None:
     import threading
     import time

@@ -13,6 +13,7 @@ transactions and the store's never interleave on one connection.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ async def open_sqlite_store(
     settings: dict[str, Any] | None = None,
     busy_timeout_ms: int = 5000,
     project_root: Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Any:
     """Open (creating tables if needed) the store in the SQLite file at ``path``.
 
@@ -35,15 +37,32 @@ async def open_sqlite_store(
         settings: ``langgraph.json``'s ``store`` object (``index``, ``ttl``), if any.
         busy_timeout_ms: How long a write waits for another writer of the file.
         project_root: Where ``"./path.py:function"`` embeddings are resolved from.
+        warn: Told (one line) when the index must be off on this Python.
 
     Raises:
         ConfigError: The index's embeddings cannot be built (names what to install/set).
     """
+    import asyncio
+    import importlib
+
+    # The first import pulls numpy (0.1–0.5 s): never on the engine loop.
+    await asyncio.to_thread(importlib.import_module, "langgraph.store.sqlite.aio")
     import aiosqlite
     from langgraph.store.sqlite.aio import AsyncSqliteStore
 
     settings = settings or {}
-    index = _index(settings.get("index"), project_root or path.parent)
+    index = settings.get("index") or None
+    if index is not None and _can_load_extensions():
+        index = _index(index, project_root or path.parent)
+    elif index is not None:
+        if warn is not None:
+            warn(
+                "semantic search in the store is off: this Python's sqlite3 cannot load "
+                "the sqlite-vec extension (store.index in langgraph.json); store.search("
+                "query=...) returns items unranked. A Python built with loadable SQLite "
+                "extensions (e.g. Debian's python3) turns it on"
+            )
+        index = None
     ttl = settings.get("ttl")
     path.parent.mkdir(parents=True, exist_ok=True)
     # Autocommit, as AsyncSqliteStore.from_conn_string opens it: the store issues its
@@ -73,6 +92,19 @@ async def close_store(store: Any) -> None:
     conn = getattr(store, "conn", None)
     if conn is not None:
         await conn.close()
+
+
+def _can_load_extensions() -> bool:
+    """Whether sqlite-vec (the store's vector index) can load into this Python's sqlite3."""
+    import sqlite3
+
+    if not hasattr(sqlite3.Connection, "enable_load_extension"):
+        return False
+    try:
+        import sqlite_vec  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _index(index: Any, root: Path) -> dict[str, Any] | None:

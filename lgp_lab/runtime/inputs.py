@@ -106,11 +106,21 @@ def check_input(graph: Any, payload: Any, workflow: str) -> None:
         WorkflowInputError: A top-level key the state has no channel for, or a value
             a channel's reducer cannot take (the message names both).
     """
-    if not isinstance(payload, dict):
-        return
     keys = input_keys(graph)
-    if keys is None:
-        return
+    if keys is None or payload is None:
+        return  # an entrypoint takes any value; None continues the thread
+    if not isinstance(payload, dict):
+        schema = getattr(getattr(graph, "builder", None), "input_schema", None)
+        if _is_instance(payload, schema):
+            return  # a state object (pydantic model, dataclass) of the input schema
+        shown = repr(payload)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise WorkflowInputError(
+            f"workflow {workflow!r} takes an object of state keys ({', '.join(keys)}); "
+            f"got {type(payload).__name__} {shown}",
+            hint=f'pass e.g. {{"{keys[0]}": ...}}'
+            + (" or plain text (a user message)" if is_chat(graph) else ""),
+        )
     channels = getattr(graph, "channels", {}) or {}
     unknown = [k for k in payload if k not in keys and k not in channels]
     if unknown:
@@ -182,6 +192,14 @@ def default_context(graph: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- private
+
+
+def _is_instance(value: Any, schema: Any) -> bool:
+    """``isinstance`` that is False for schemas it cannot check (TypedDicts)."""
+    try:
+        return isinstance(schema, type) and isinstance(value, schema)
+    except TypeError:
+        return False
 
 
 def _text_key(graph: Any, keys: list[str]) -> str | None:

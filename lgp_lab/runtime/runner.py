@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -15,7 +16,7 @@ from lgp_lab.errors import (
     format_exception_only,
     user_location,
 )
-from lgp_lab.runtime.context import run_recorder
+from lgp_lab.runtime.context import current_lab, run_recorder
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.workflow import Workflow
 
@@ -193,6 +194,10 @@ async def _drive_graph(
         },
     )
 
+    # The thread reads `busy` in sessions while this run is in flight.
+    lab = current_lab()
+    busy = lab.sessions.active.running(thread_id) if lab is not None else contextlib.nullcontext()
+    busy.__enter__()
     capture = RunCapture(thread_id)
     token = current_run.set(capture)
     recorder_token = run_recorder.set(
@@ -227,6 +232,7 @@ async def _drive_graph(
         status, error = "cancelled", "cancelled"
         raise
     finally:
+        busy.__exit__(None, None, None)
         current_run.reset(token)
         run_recorder.reset(recorder_token)
         duration = time.perf_counter() - started
@@ -297,7 +303,9 @@ async def check_payload(graph: Any, payload: Any, config: dict[str, Any], workfl
     from lgp_lab.runtime.inputs import check_input
 
     if type(payload).__name__ == "Command":
-        if getattr(payload, "resume", None) is None:
+        if getattr(payload, "resume", None) is None and (
+            getattr(payload, "goto", None) or getattr(payload, "update", None) is not None
+        ):
             return  # goto/update commands need no pending interrupt
         snapshot = await graph.aget_state(config)
         if not any(task.interrupts for task in snapshot.tasks):
@@ -319,6 +327,15 @@ def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunE
             node = match.group(1)
     location = user_location(exc.__traceback__)
     kind = type(exc).__name__
+    if node == "__start__":
+        node = None  # LangGraph's input step: the input is at fault, not a node
+    if node is None and kind == "ValidationError" and hasattr(exc, "errors"):
+        return WorkflowInputError(
+            f"workflow {workflow!r} rejected the input: {_pydantic_problems(exc)}",
+            original=exc,
+            hint="pass values of the types the state schema declares",
+            location=location,
+        )
     if node is not None and isinstance(exc, LgpError):
         # Our own error (an agent, a provider) already says what and how to fix it.
         message = f"node {node!r} of workflow {workflow!r} failed: {exc.message}"
@@ -329,21 +346,25 @@ def run_error(exc: BaseException, workflow: str, thread_id: str) -> WorkflowRunE
     elif kind == "GraphRecursionError":
         message = f"workflow {workflow!r} hit the recursion limit: {exc}"
         hint = "check the graph's loop has an exit condition"
-    elif kind in ("InvalidUpdateError", "EmptyInputError", "ValidationError"):
+    elif kind in ("InvalidUpdateError", "EmptyInputError"):
         message = f"workflow {workflow!r} rejected the input: {exc}"
-        hint = (
-            'pass input keys that exist in the workflow\'s state schema, e.g. \'{"input": "hi"}\''
-        )
+        hint = "pass an object of the state's input keys (partial is fine)"
     else:
         message = f"workflow {workflow!r} failed: {format_exception_only(exc)}"
         hint = (
             f"thread {thread_id!r} keeps its earlier checkpoints; rerun with --verbose for details"
         )
-    cls = (
-        WorkflowInputError
-        if kind in ("InvalidUpdateError", "EmptyInputError", "ValidationError")
-        else None
-    )
+    cls = WorkflowInputError if kind in ("InvalidUpdateError", "EmptyInputError") else None
     if cls is not None and node is None:
         return cls(message, original=exc, hint=hint, location=location)
     return WorkflowRunError(message, node=node, original=exc, hint=hint, location=location)
+
+
+def _pydantic_problems(exc: Any) -> str:
+    """``a: Input should be a valid string (got 123); b: Field required``."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ())) or "input"
+        got = "" if error.get("type") == "missing" else f" (got {error.get('input')!r})"
+        parts.append(f"{where}: {error.get('msg')}{got}")
+    return "; ".join(parts)

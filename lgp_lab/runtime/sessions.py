@@ -232,7 +232,14 @@ class Sessions:
         found = await saver.aget_tuple({"configurable": conf})
         if found is None:
             return {}
-        return visible_channels(found.checkpoint.get("channel_values", {}))
+        values = found.checkpoint.get("channel_values", {})
+        visible = visible_channels(values)
+        if not visible and "__end__" in values:
+            # A functional-API entrypoint: its state is the value it returned, shown as
+            # a RunResult shows it ({"output": value} when it is not a mapping).
+            value = values["__end__"]
+            return dict(value) if isinstance(value, dict) else {"output": value}
+        return visible
 
     async def aparent(self, thread_id: str, checkpoint_id: str) -> str | None:
         """The parent checkpoint id of ``checkpoint_id``."""
@@ -354,16 +361,21 @@ def pending_status(
         elif channel not in _CONTROL_WRITES:
             finished.add(task_id)
     nodes = nodes or {}
-    pending = [
-        PendingInterrupt(
-            id=str(getattr(item, "id", "")),
-            value=getattr(item, "value", item),
-            node=nodes.get(task_id),
-        )
-        for task_id, items in raised.items()
-        if task_id not in finished
-        for item in items
-    ]
+    pending: list[PendingInterrupt] = []
+    seen: set[str] = set()
+    for task_id, items in raised.items():
+        if task_id in finished:
+            continue
+        for item in items:
+            interrupt_id = str(getattr(item, "id", ""))
+            if interrupt_id and interrupt_id in seen:
+                continue  # an entrypoint re-raises its task's interrupt: one question
+            seen.add(interrupt_id)
+            pending.append(
+                PendingInterrupt(
+                    id=interrupt_id, value=getattr(item, "value", item), node=nodes.get(task_id)
+                )
+            )
     if pending:
         return "interrupted", pending
     return ("error" if failed else "idle"), []

@@ -137,6 +137,17 @@ class WorkflowSet:
         if self.project is not None:
             self.project.activate()  # dependencies importable, .env loaded, before import
         entry = resolve_target(target, self.config.workflows_dir, project=self.project)
+        other = entry.declared_in
+        if (
+            other is not None
+            and other.name == "langgraph.json"
+            and (self.project is None or other != self.project.file)
+        ):
+            from lgp_lab.runtime.project import read_project
+
+            # Another project's langgraph.json, named by path: its dependencies and env
+            # apply to its graphs, wherever this Lab's root is.
+            read_project(other).activate()
         async with self._locked():
             existing = self._find_origin(entry.path, entry.attr)
             if existing is None:
