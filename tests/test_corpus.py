@@ -261,14 +261,17 @@ def test_cli_runs_langgraph_json_targets(program_id: str, tmp_path: Path) -> Non
     """In a template project: ``lgp-lab run langgraph.json``, ``run ./langgraph.json`` and, from
     outside, ``run path/to/langgraph.json`` all run the project's graph like ``run agent``."""
     program = BY_ID[program_id]
-    where = copy_program(program, tmp_path / "work")
     first = program.calls[0]
     want = expected(oracle(program)[0][0])
-    for target, cwd in (
-        ("langgraph.json", where),
-        ("./langgraph.json", where),
-        (str(where / "langgraph.json"), tmp_path),
+    for i, (target, inside) in enumerate(
+        (("langgraph.json", True), ("./langgraph.json", True), ("langgraph.json", False))
     ):
+        # A fresh copy each time: a store-using template must start from an empty store.
+        outside = tmp_path / f"v{i}"
+        where = copy_program(program, outside / "work")
+        if not inside:
+            target = str(where / "langgraph.json")
+        cwd = where if inside else outside
         doc = _cli_call(first, target, f"json-{uuid.uuid4().hex[:8]}", cwd)
         assert observed(doc["status"], doc["result"], doc["interrupts"]) == want, target
 
