@@ -322,18 +322,32 @@ def load_config(env: str | None = None, start: Path | None = None) -> LabConfig:
         )
     root = find_project_root(start)
     if root is None:
-        return builtin_config(env).with_root(start or Path.cwd())
+        return _builtin_env(env).with_root(start or Path.cwd())
 
     path = root / "config" / f"{env}.yaml"
     if not path.is_file():
         known = available_environments(root)
         if env == DEFAULT_ENV or not (root / "config").is_dir():
-            return builtin_config(env).with_root(root)
+            return _builtin_env(env).with_root(root)
         raise ConfigError(
             f"environment {env!r} has no config file {_rel(path, root)}",
             hint=f"create it, or pick one of: {', '.join(known) or '(none)'}",
         )
     return parse_config_file(path, env=env).with_root(root, path)
+
+
+BUILTIN_ENVIRONMENTS = ("experiment", "hosted", "production")
+
+
+def _builtin_env(env: str) -> LabConfig:
+    """The built-in defaults of a known environment (there is no config/ to define others)."""
+    if env not in BUILTIN_ENVIRONMENTS:
+        raise ConfigError(
+            f"environment {env!r} is not built in (no config/{env}.yaml here); "
+            f"known: {', '.join(BUILTIN_ENVIRONMENTS)}",
+            hint=f"pick a known one, or add config/{env}.yaml to the project",
+        )
+    return builtin_config(env)
 
 
 def builtin_config(env: str = DEFAULT_ENV) -> LabConfig:

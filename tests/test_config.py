@@ -105,3 +105,13 @@ def test_server_defaults_per_environment(project: Path) -> None:
     assert hosted.rate_limit_per_minute == 100 and hosted.server.trusted_proxies() == []
     write(project / "config" / "experiment.yaml", "server:\n  forwarded_allow_ips: ' , '\n")
     assert load_config(start=project).server.trusted_proxies() == []
+
+
+def test_unknown_environment_outside_a_project_is_refused(tmp_path, monkeypatch) -> None:
+    from lgp_lab.config import load_config
+    from lgp_lab.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    assert load_config("hosted").environment == "hosted"
+    with pytest.raises(ConfigError, match="'nosuch' is not built in.*experiment, hosted"):
+        load_config("nosuch")
