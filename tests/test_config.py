@@ -113,5 +113,5 @@ def test_unknown_environment_outside_a_project_is_refused(tmp_path, monkeypatch)
 
     monkeypatch.chdir(tmp_path)
     assert load_config("hosted").environment == "hosted"
-    with pytest.raises(ConfigError, match="'nosuch' is not built in.*experiment, hosted"):
+    with pytest.raises(ConfigError, match=r"'nosuch' is not built in.*experiment, hosted"):
         load_config("nosuch")
