@@ -358,7 +358,11 @@ class _ProviderCache:
 def _closer(lab_ref: weakref.ReferenceType[Any], provider: LLMProvider) -> Callable[[], None]:
     def close() -> None:
         lab = lab_ref()
-        if lab is not None and lab.engine.running and not lab.engine.in_loop_thread():
+        if lab is None or not lab.engine.running:
+            return
+        if lab.engine.in_loop_thread():  # closed from a node: cannot wait on the loop
+            lab.engine.loop.create_task(provider.aclose())
+        else:
             lab.engine.call(provider.aclose(), timeout=2.0)
 
     return close
