@@ -521,6 +521,24 @@ def test_kernel_equals_langgraph(program_id: str, kernel: tuple[_Kernel, Path]) 
         doc = json.loads(line[len(_MARK) :])
         got.append(observed(doc["status"], doc["state"], doc["interrupts"]))
     _assert_matches(program, got, "%lgp_run")
+    if program.store_checks:  # what the runs stored, read from the kernel's own Lab
+        checks = [
+            {"namespace": list(c.namespace), "key": c.key, "field": c.field}
+            for c in program.store_checks
+        ]
+        text = k.execute(
+            "import sys\n"
+            f"sys.path.insert(0, {str(CORPUS_DIR)!r})\n"
+            "from manifest import StoreCheck\n"
+            "from oracle import store_items\n"
+            "from lgp_lab import get_lab\n"
+            "_lab = get_lab()\n"
+            f"_got = [_lab.engine.call(store_items(_lab.store, StoreCheck(tuple(c['namespace']),"
+            f" c['key'], field=c['field']))) for c in {checks!r}]\n"
+            f"print({_MARK!r} + json.dumps(_got))"
+        )
+        line = next(x for x in text.splitlines() if x.startswith(_MARK))
+        assert json.loads(line[len(_MARK) :]) == oracle_store_values(program)
 
 
 # ---------------------------------------------------------------------------- issue 13's list
