@@ -171,11 +171,14 @@ def test_kernel_interrupt_cancels_a_run_promptly(project: Path) -> None:
         )
         assert reply["status"] == "ok", reply
         before = _checkpoints(project, "s")
-        msg_id = kc.execute('%lgp_run slow_flow.py -i \'{"input": "30"}\' -t s -q')
+        # stop_on_error=False: the kernel must not abort the next cell, sent right after.
+        msg_id = kc.execute(
+            '%lgp_run slow_flow.py -i \'{"input": "30"}\' -t s -q', stop_on_error=False
+        )
         # The run has started once its input checkpoint is in the file (bounded wait).
         _wait_for(lambda: _checkpoints(project, "s") > before, timeout=30)
         km.interrupt_kernel()
-        # Promptly: well before the node's 30 s sleep ends (bench/shutdown.py has figures).
+        # Promptly: well before the node's 30 s sleep ends (figures: bench/stop_latency.py).
         reply = kc.get_shell_msg(timeout=10)["content"]
         assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
         assert msg_id
