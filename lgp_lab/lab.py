@@ -12,15 +12,17 @@ import asyncio
 import atexit
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lgp_lab._lab_engine import EngineCallsMixin
+from lgp_lab._lab_watch import WatchMixin
 from lgp_lab.config import LabConfig, load_config
-from lgp_lab.errors import LabClosedError, WorkflowInputError, WorkflowLoadError
+from lgp_lab.errors import WorkflowInputError
 from lgp_lab.runtime.context import set_current_lab
 from lgp_lab.runtime.engine import EngineLoop
-from lgp_lab.runtime.reloader import ReloadCallback, WatchHandle
+from lgp_lab.runtime.reloader import WatchHandle
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.sessions import Sessions
 from lgp_lab.runtime.traces import Traces
@@ -34,7 +36,7 @@ _UNSET: Any = object()
 RunListener = Callable[[RunResult], None]
 
 
-class Lab:
+class Lab(WatchMixin, EngineCallsMixin):
     """Runs LangGraph workflows on persistent threads.
 
     Args:
@@ -261,122 +263,6 @@ class Lab:
     def reload(self, workflow: Workflow | str) -> int:
         """Sync twin of :meth:`areload`."""
         return self._call(self.areload(workflow))
-
-    # ------------------------------------------------------------------ hot reload
-
-    async def awatch(
-        self,
-        target: Any,
-        *,
-        on_reload: ReloadCallback | None = None,
-        step_ms: int | None = None,
-        debounce_ms: int | None = None,
-    ) -> WatchHandle:
-        """Hot-reload a file workflow on every save; see :meth:`watch`."""
-        from lgp_lab.runtime import reloader
-
-        if not self._on_engine():
-            return await self._hop(
-                self.awatch(target, on_reload=on_reload, step_ms=step_ms, debounce_ms=debounce_ms)
-            )
-        workflow = await self.aload(target)
-        if workflow.source is None:
-            raise WorkflowLoadError(
-                f"workflow {workflow.name!r} was defined in a notebook; there is no file to watch",
-                hint="move it into a .py file and watch that file",
-            )
-        handle = self._watches.get(workflow.name)
-        if handle is None or handle.stopped or handle.workflow is not workflow:
-            if handle is not None:
-                handle.stop()
-            handle = WatchHandle(workflow, asyncio.get_running_loop())
-            handle._on_stop.append(lambda h=handle: self._forget_watch(h))
-            handle._start(
-                reloader.watch_loop(
-                    handle,
-                    self.areload,
-                    step_ms=step_ms or reloader.DEFAULT_STEP_MS,
-                    debounce_ms=debounce_ms or reloader.DEFAULT_DEBOUNCE_MS,
-                )
-            )
-            self._watches[workflow.name] = handle
-        if on_reload is not None:
-            handle.subscribe(on_reload)
-        return handle
-
-    def watch(
-        self,
-        target: Any,
-        *,
-        on_reload: ReloadCallback | None = None,
-        step_ms: int | None = None,
-        debounce_ms: int | None = None,
-    ) -> WatchHandle:
-        """Hot-reload a file workflow (and its local modules) on every save.
-
-        Each good save is imported and compiled completely, then swapped in one
-        assignment (the version increments); a broken save leaves the previous version
-        live and is reported to ``on_reload`` with file and line. Threads keep their
-        checkpoints across versions. Watching a workflow already watched returns the
-        same handle (with ``on_reload`` added).
-
-        Returns:
-            A handle whose ``stop()`` ends the watch; the watcher is armed on return.
-        """
-        handle = self._call(
-            self.awatch(target, on_reload=on_reload, step_ms=step_ms, debounce_ms=debounce_ms)
-        )
-        handle.wait_ready()
-        return handle
-
-    @property
-    def watches(self) -> dict[str, WatchHandle]:
-        """Running watches by workflow name."""
-        return {name: h for name, h in self._watches.items() if not h.stopped}
-
-    def unwatch(self, target: Any) -> bool:
-        """Stop watching a workflow (a name, path or Workflow); False if it was not watched.
-
-        A path is resolved exactly as :meth:`watch` resolved it (against the working
-        directory, then the project root), so the same text stops what it started.
-        """
-        handle = self.watch_for(target)
-        if handle is None:
-            return False
-        handle.stop()
-        return True
-
-    def watch_for(self, target: Any) -> WatchHandle | None:
-        """The running watch of ``target`` (a name, path or Workflow), if any."""
-        name = target.name if isinstance(target, Workflow) else str(target)
-        handle = self.watches.get(name)
-        if handle is not None:
-            return handle
-        if isinstance(target, Workflow):
-            return None
-        from lgp_lab.errors import LgpError
-        from lgp_lab.runtime.registry import resolve_target
-
-        try:
-            entry = resolve_target(name, self.config.workflows_dir, project=self.project)
-        except LgpError:
-            return None
-        for candidate in self.watches.values():
-            wf = candidate.workflow
-            if wf.source == entry.path and (entry.attr is None or entry.attr == wf.attr):
-                return candidate
-        return None
-
-    async def _settle(self, workflow: Workflow) -> bool:
-        handle = self._watches.get(workflow.name)
-        if handle is None or handle.stopped:
-            return False
-        await handle.settle()
-        return True
-
-    def _forget_watch(self, handle: WatchHandle) -> None:
-        if self._watches.get(handle.workflow.name) is handle:
-            del self._watches[handle.workflow.name]
 
     # ------------------------------------------------------------------ runs
 
@@ -657,67 +543,6 @@ class Lab:
             self.close()
         else:
             await asyncio.to_thread(self.close)
-
-    # ------------------------------------------------------------------ private
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise LabClosedError(
-                "this Lab is closed", hint="create a new Lab() (or lgp_lab.get_lab())"
-            )
-
-    def _call(self, coro: Awaitable[T]) -> T:
-        if self._closed:
-            if hasattr(coro, "close"):
-                coro.close()
-            self._check_open()
-        return self.engine.call(coro)  # type: ignore[arg-type]
-
-    def _on_engine(self) -> bool:
-        """Whether the caller runs on this Lab's engine loop."""
-        return self.engine.in_loop_thread()
-
-    async def _hop(self, coro: Any) -> Any:
-        """Await ``coro`` on the engine loop from another loop: resources stay bound to
-        the engine loop, so sync calls, ``%lgp_run`` and the server can share them.
-        Cancelling the caller cancels the run."""
-        self._check_open()
-        future = self.engine.submit(coro)
-        try:
-            return await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-
-    async def _hop_stream(self, agen: Any) -> AsyncIterator[Any]:
-        """Iterate an async generator on the engine loop, relaying its items here."""
-        self._check_open()
-        here = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-
-        async def pump() -> None:
-            try:
-                async for item in agen:
-                    here.call_soon_threadsafe(queue.put_nowait, ("item", item))
-            except BaseException as exc:
-                here.call_soon_threadsafe(queue.put_nowait, ("error", exc))
-                if not isinstance(exc, Exception):
-                    raise
-            else:
-                here.call_soon_threadsafe(queue.put_nowait, ("done", None))
-
-        future = self.engine.submit(pump())
-        try:
-            while True:
-                kind, value = await queue.get()
-                if kind == "item":
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:
-                    return
-        finally:
-            future.cancel()
 
 
 _SHUTDOWN_BUDGET_S = 15.0
