@@ -33,7 +33,7 @@ LIMIT_MS = 100.0
 PING_INTERVAL_S = 0.02
 # Test modules whose tests run under the guard without a marker (the server's tests);
 # ``LOOP_WATCHDOG_MODULES=test_server,test_lab`` adds more for one pytest run.
-WATCHED_MODULES: set[str] = {"test_server"} | set(
+WATCHED_MODULES: set[str] = {"test_server", "test_server_edges", "test_server_projects"} | set(
     filter(None, os.environ.get("LOOP_WATCHDOG_MODULES", "").split(","))
 )
 

@@ -268,3 +268,12 @@ def test_providers_and_backends_are_entry_points(
     monkeypatch.setattr("lgp_lab.agents.registry.entry_points", lambda group: [])
     assert set(providers()) == {"claude_code", "ollama", "offline"}
     assert set(mesh_backends()) == {"echo", "claude", "llm"}
+
+
+def test_unknown_mesh_backend_lists_the_registered_ones(tmp_path) -> None:
+    from conftest import run_cli
+
+    (tmp_path / "repositories").mkdir()
+    result = run_cli("mesh", "--backend", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "known: auto, claude, echo, llm" in result.stderr

@@ -568,3 +568,17 @@ def test_invalid_context_or_config_is_a_422_naming_the_field(served) -> None:
             assert r.status_code == 422, (body, r.text)
             assert named in r.json()["error"], (body, r.json())
     assert client.get("/sessions").json()["total"] == 0
+
+
+def test_start_server_without_the_server_extra_names_the_install(
+    lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """%lgp_serve and start_server() say `pip install "lgp-lab[server]"`, not a traceback."""
+    import sys
+
+    from lgp_lab.extras import MissingExtraError
+    from lgp_lab.server.background import start_server
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
+    with pytest.raises(MissingExtraError, match=r'pip install "lgp-lab\[server\]"'):
+        start_server(lab, ["basic_workflow"], port=0)

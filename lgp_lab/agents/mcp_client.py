@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lgp_lab.agents.extras import require_extra
 from lgp_lab.errors import LgpError
+from lgp_lab.extras import require_extra
 
 __all__ = ["McpServerError", "McpSessions"]
 

@@ -103,7 +103,7 @@ class OllamaProvider(LLMProvider):
     async def execute_task(
         self, task: str, state: dict[str, Any], config: dict[str, Any]
     ) -> AgentResult:
-        from lgp_lab.agents.extras import require_extra
+        from lgp_lab.extras import require_extra
 
         require_extra("openai", "agents", "Ollama agent nodes")
         import openai

@@ -20,10 +20,11 @@ __all__ = ["mesh_command"]
 )
 @click.option(
     "--backend",
-    type=click.Choice(["auto", "echo", "claude", "llm"]),
     default="auto",
     show_default=True,
-    help="auto: the claude CLI when installed, else the offline echo backend.",
+    metavar="NAME",
+    help="auto (the claude CLI when installed, else the offline echo backend), echo, claude, "
+    "llm, or a backend a plugin registers (entry point group lgp_lab.mesh_backends).",
 )
 @click.option(
     "--claude-command",
@@ -44,6 +45,14 @@ def mesh_command(
     """Serve repositories under ROOT to MCP clients over stdio (tool: mesh_execute)."""
     from lgp_lab.agents.mesh.backends import make_backend
     from lgp_lab.agents.mesh.server import serve_stdio
+    from lgp_lab.agents.registry import mesh_backends
+
+    known = ["auto", *sorted(mesh_backends())]
+    if backend not in known:
+        raise click.BadParameter(
+            f"{backend!r} is not a mesh backend; known: {', '.join(known)}",
+            param_hint="--backend",
+        )
 
     if not root.is_dir():
         print(

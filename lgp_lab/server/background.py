@@ -100,7 +100,12 @@ def start_server(
         ConfigError: The environment requires an API key and none is set, or no
             workflow to serve.
         LgpError: The port is taken.
+        MissingExtraError: fastapi/uvicorn are not installed (names the pip install).
     """
+    from lgp_lab.extras import require_extra
+
+    for module in ("fastapi", "uvicorn"):
+        require_extra(module, "server", "lgp-lab serve and %lgp_serve")
     import uvicorn
 
     from lgp_lab.server.app import create_app

@@ -185,7 +185,7 @@ class LLMBackend(Backend):
         )
 
     async def run(self, repo: Path, task: str, session: MeshSession) -> str:
-        from lgp_lab.agents.extras import MissingExtraError, require_extra
+        from lgp_lab.extras import MissingExtraError, require_extra
 
         try:
             require_extra("openai", "agents", "the mesh's llm backend")

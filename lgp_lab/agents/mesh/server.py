@@ -22,7 +22,7 @@ __all__ = ["build_server", "serve_stdio"]
 
 def build_server(root: Path, backend: Backend) -> Any:
     """The MCP server for repositories under ``root``, answering through ``backend``."""
-    from lgp_lab.agents.extras import require_extra
+    from lgp_lab.extras import require_extra
 
     require_extra("mcp", "agents", "the mesh server")
     from mcp.server.mcpserver import MCPServer
