@@ -18,6 +18,23 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# The JS client tests (tests/test_js_clients.py) run the official @langchain/langgraph-sdk
+# under node and bundle a useStream page with esbuild: the versions are pinned in
+# tests/js/package-lock.json.
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing node and npm for the JS client tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "!! node/npm are missing and cannot be installed here; the JS client tests will skip" >&2
+  fi
+fi
+if command -v npm >/dev/null 2>&1; then
+  echo "== npm ci (tests/js)"
+  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+fi
+
 echo "== ruff"
 python -m ruff check .
 python -m ruff format --check .
