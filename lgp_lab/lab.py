@@ -25,6 +25,7 @@ from lgp_lab.runtime.engine import EngineLoop
 from lgp_lab.runtime.reloader import WatchHandle
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.sessions import Sessions
+from lgp_lab.runtime.threads import ThreadRecords
 from lgp_lab.runtime.traces import Traces
 from lgp_lab.runtime.workflow import Workflow
 from lgp_lab.runtime.workflows import WorkflowSet
@@ -87,6 +88,8 @@ class Lab(WatchMixin, EngineCallsMixin):
             settle=self._settle,
         )
         self.sessions = Sessions(self._asession_store, self.acheckpointer, self._call)
+        # Threads as the Agent Server API sees them (metadata, status), beside checkpoints.
+        self.thread_records = ThreadRecords(self.acheckpointer, self.sessions, self._call)
         self.traces = Traces(self._atrace_store, self._call)
         # aiosqlite's worker thread is not a daemon: close on interpreter exit.
         atexit.register(_close_at_exit, weakref.ref(self))
