@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -78,7 +79,7 @@ class TokenLatencyModel(GenericFakeChatModel):
 
 
 chat_model = TokenLatencyModel(messages=_replies({REPLY!r}), latency=0.02)
-story_model = TokenLatencyModel(messages=_replies({STORY!r}), latency=0.12)
+story_model = TokenLatencyModel(messages=_replies({STORY!r}), latency=0.05)
 
 
 def route(state):
@@ -151,6 +152,66 @@ def _messages(values: dict[str, Any]) -> list[tuple[str, str]]:
     return [(m["type"], m["content"]) for m in values.get("messages", [])]
 
 
+def _assert_sdk_output(out: dict[str, Any]) -> str:
+    """What sdk_client.mjs printed, as langgraph-api answers it; returns the thread id."""
+    errors = {k: v["error"] for k, v in out.items() if isinstance(v, dict) and "error" in v}
+    assert set(errors) == {"wrong_key"}, json.dumps(errors, indent=1)
+    assert errors["wrong_key"]["status"] in (401, 403), errors["wrong_key"]
+
+    thread = out["create"]
+    thread_id = thread["thread_id"]
+    assert thread["metadata"].get("origin") == "js-sdk" and thread["status"] == "idle"
+
+    # runs.stream: the run announced (Content-Location), then every requested mode.
+    stream = out["stream"]
+    assert stream["created"]["thread_id"] == thread_id, stream["created"]
+    events = stream["events"]
+    names = [e["event"] for e in events]
+    assert names[0] == "metadata" and events[0]["data"]["run_id"] == stream["created"]["run_id"]
+    assert {"values", "updates", "messages"} <= set(names), names
+    assert "error" not in names, events
+    tokens = [
+        e["data"][0]
+        for e in events
+        if e["event"] == "messages" and e["data"][0]["type"] in ("AIMessageChunk", "ai")
+    ]
+    assert len(tokens) > 1, "the chat model's tokens were not streamed one by one"
+    assert "".join(t["content"] for t in tokens) == REPLY
+    assert all(isinstance(e["data"][1], dict) for e in events if e["event"] == "messages")
+    assert any("chat" in e["data"] for e in events if e["event"] == "updates"), names
+    last_values = [e["data"] for e in events if e["event"] == "values"][-1]
+    assert _messages(last_values) == [("human", "hello there"), ("ai", REPLY)]
+
+    # runs.create in the background, then runs.join: the thread's final values.
+    background = out["background"]
+    assert background["run"]["thread_id"] == thread_id
+    assert background["run"]["status"] in ("pending", "running", "success")
+    assert _messages(background["joined"])[2:] == [("human", "second turn"), ("ai", REPLY)]
+    assert background["after"]["status"] == "success"
+
+    # An interrupt, visible in the wait result and the state, resumed by command.
+    interrupted = out["interrupt"]
+    assert [i["value"] for i in interrupted["first"]["__interrupt__"]] == [{"question": "Ship it?"}]
+    assert interrupted["state_next"] == ["confirm"]
+    assert interrupted["state_tasks"][0]["interrupts"][0]["value"] == {"question": "Ship it?"}
+    assert _messages(interrupted["resumed"])[-1] == ("ai", "Shipped: approved")
+
+    # runs.cancel(wait=True) on a running run: interrupted, the thread free again.
+    cancel = out["cancel"]
+    assert cancel["before"] == "running"
+    assert cancel["after"]["status"] == "interrupted", cancel["after"]
+    # Not busy; langgraph-api says "interrupted" (the cancelled node is still next).
+    assert cancel["thread_status"] in ("idle", "interrupted"), cancel["thread_status"]
+    assert _messages(cancel["next"])[-1] == ("ai", REPLY)
+
+    statuses = sorted(r["status"] for r in out["runs"])
+    assert statuses.count("interrupted") == 1 and "success" in statuses, statuses
+    final = _messages(out["state"]["values"])
+    assert ("ai", "too late") not in final
+    assert final[-2:] == [("human", "after cancel"), ("ai", REPLY)]
+    return thread_id
+
+
 # --- the JS SDK under node ----------------------------------------------------------------
 
 
@@ -170,62 +231,7 @@ def test_js_sdk_threads_stream_join_interrupt_cancel(project: Path, chat_flow: P
         )
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout)
-        errors = {k: v["error"] for k, v in out.items() if isinstance(v, dict) and "error" in v}
-        assert set(errors) == {"wrong_key"}, json.dumps(errors, indent=1)
-        assert errors["wrong_key"]["status"] in (401, 403), errors["wrong_key"]
-
-        thread = out["create"]
-        thread_id = thread["thread_id"]
-        assert thread["metadata"].get("origin") == "js-sdk" and thread["status"] == "idle"
-
-        # runs.stream: the run announced (Content-Location), then every requested mode.
-        stream = out["stream"]
-        assert stream["created"]["thread_id"] == thread_id, stream["created"]
-        events = stream["events"]
-        names = [e["event"] for e in events]
-        assert names[0] == "metadata" and events[0]["data"]["run_id"] == stream["created"]["run_id"]
-        assert {"values", "updates", "messages"} <= set(names), names
-        assert "error" not in names, events
-        tokens = [
-            e["data"][0]
-            for e in events
-            if e["event"] == "messages" and e["data"][0]["type"] in ("AIMessageChunk", "ai")
-        ]
-        assert len(tokens) > 1, "the chat model's tokens were not streamed one by one"
-        assert "".join(t["content"] for t in tokens) == REPLY
-        assert all(isinstance(e["data"][1], dict) for e in events if e["event"] == "messages")
-        assert any("chat" in e["data"] for e in events if e["event"] == "updates"), names
-        last_values = [e["data"] for e in events if e["event"] == "values"][-1]
-        assert _messages(last_values) == [("human", "hello there"), ("ai", REPLY)]
-
-        # runs.create in the background, then runs.join: the thread's final values.
-        background = out["background"]
-        assert background["run"]["thread_id"] == thread_id
-        assert background["run"]["status"] in ("pending", "running", "success")
-        assert _messages(background["joined"])[2:] == [("human", "second turn"), ("ai", REPLY)]
-        assert background["after"]["status"] == "success"
-
-        # An interrupt, visible in the wait result and the state, resumed by command.
-        interrupted = out["interrupt"]
-        assert [i["value"] for i in interrupted["first"]["__interrupt__"]] == [
-            {"question": "Ship it?"}
-        ]
-        assert interrupted["state_next"] == ["confirm"]
-        assert interrupted["state_tasks"][0]["interrupts"][0]["value"] == {"question": "Ship it?"}
-        assert _messages(interrupted["resumed"])[-1] == ("ai", "Shipped: approved")
-
-        # runs.cancel(wait=True) on a running run: interrupted, the thread free again.
-        cancel = out["cancel"]
-        assert cancel["before"] == "running"
-        assert cancel["after"]["status"] == "interrupted", cancel["after"]
-        assert cancel["thread_status"] == "idle"
-        assert _messages(cancel["next"])[-1] == ("ai", REPLY)
-
-        statuses = sorted(r["status"] for r in out["runs"])
-        assert statuses.count("interrupted") == 1 and "success" in statuses, statuses
-        final = _messages(out["state"]["values"])
-        assert ("ai", "too late") not in final
-        assert final[-2:] == [("human", "after cancel"), ("ai", REPLY)]
+        thread_id = _assert_sdk_output(out)
 
         # The JS client's thread is the Lab's thread: it continues in-process.
         result = lab.run(graph, "in process", thread_id=thread_id)
@@ -269,69 +275,82 @@ def page_server(tmp_path: Path) -> Iterator[str]:
         thread.join(5)
 
 
+def _drive_chat_page(page_url: str, api_url: str, assistant: str, shots: Path) -> str:
+    """Chat through the useStream page in Chromium; returns the page's thread id."""
+    from playwright.sync_api import expect, sync_playwright
+
+    query = urlencode({"api": api_url, "key": KEY, "assistant": assistant})
+    console: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(f"{r.method} {r.url}"))
+        page.set_default_timeout(20_000)
+        ai = page.locator("li.message[data-type=ai]")
+        human = page.locator("li.message[data-type=human]")
+
+        def say(text: str) -> None:
+            page.fill("#draft", text)
+            page.click("#send")
+
+        def saw_partial(text: str) -> str:
+            return f"window.__partials.some(p => p !== {text!r} && {text!r}.startsWith(p))"
+
+        try:
+            page.goto(f"{page_url}/index.html?{query}")
+            # 1. A reply streamed token by token into the page.
+            say("hello there")
+            expect(ai.last).to_have_text(REPLY)
+            expect(page.locator("#status")).to_have_text("idle")
+            assert page.evaluate(saw_partial(REPLY)), page.evaluate("window.__partials")
+            thread_id = page.locator("#thread").inner_text()
+            assert thread_id and f"thread={thread_id}" in page.url
+
+            # 2. Reload while a reply is streaming: the page shows the thread's history
+            #    and rejoins the run (it went on server-side), ending on the whole reply.
+            say("tell me a story")
+            page.wait_for_function(saw_partial(STORY))
+            page.reload()
+            expect(ai.last).to_have_text(STORY)
+            expect(page.locator("#status")).to_have_text("idle")
+            expect(human).to_have_text(["hello there", "tell me a story"])
+            expect(ai).to_have_text([REPLY, STORY])
+            assert page.locator("#thread").inner_text() == thread_id
+            rejoined = [r for r in requests if re.match(r"GET .*/runs/[^/]+/stream", r)]
+            assert rejoined, "the reloaded page did not rejoin the run's stream"
+
+            # 3. An interrupt: still pending after a reload, resumed from the page.
+            say("please confirm")
+            expect(page.locator("#question")).to_have_text("Ship it?")
+            page.reload()
+            expect(page.locator("#question")).to_have_text("Ship it?")
+            page.click("#approve")
+            expect(ai.last).to_have_text("Shipped: approved")
+            expect(page.locator("#interrupt")).to_have_count(0)
+            expect(page.locator("#status")).to_have_text("idle")
+            assert not page.evaluate("window.__errors")
+        except Exception:
+            page.screenshot(path=str(shots / "failure.png"))
+            print("\n".join(console))
+            raise
+        finally:
+            browser.close()
+    return thread_id
+
+
 def test_use_stream_page_streams_survives_reload_and_resumes_interrupt(
     project: Path, chat_flow: Path, page_server: str, tmp_path: Path
 ) -> None:
     if not _cors_supported():
         pytest.xfail("server.cors_origins is not implemented yet: the page's origin is refused")
-    from playwright.sync_api import expect, sync_playwright
-
     _configure(project, cors_origins=[page_server])
     with Lab(root=project) as lab:
         handle = _serve(lab, chat_flow)
         graph = handle.workflows[0]
-        query = urlencode({"api": handle.url, "key": KEY, "assistant": graph})
-        console: list[str] = []
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-            page.set_default_timeout(20_000)
-            ai = page.locator("li.message[data-type=ai]")
-            human = page.locator("li.message[data-type=human]")
-
-            def say(text: str) -> None:
-                page.fill("#draft", text)
-                page.click("#send")
-
-            try:
-                page.goto(f"{page_server}/index.html?{query}")
-                # 1. A reply streamed token by token into the page.
-                say("hello there")
-                expect(ai.last).to_have_text(REPLY)
-                expect(page.locator("#status")).to_have_text("idle")
-                partials = page.evaluate("window.__partials")
-                assert any(REPLY.startswith(p) and p != REPLY for p in partials), partials
-                thread_id = page.locator("#thread").inner_text()
-                assert thread_id and f"thread={thread_id}" in page.url
-
-                # 2. Reload while a reply is streaming: the page shows the thread's history
-                #    and rejoins the run (Last-Event-ID), ending on the whole reply.
-                say("tell me a story")
-                page.wait_for_function("window.__partials.length > 0")
-                page.reload()
-                expect(ai.last).to_have_text(STORY)
-                expect(page.locator("#status")).to_have_text("idle")
-                expect(human).to_have_text(["hello there", "tell me a story"])
-                expect(ai).to_have_text([REPLY, STORY])
-                assert page.locator("#thread").inner_text() == thread_id
-
-                # 3. An interrupt: still pending after a reload, resumed from the page.
-                say("please confirm")
-                expect(page.locator("#question")).to_have_text("Ship it?")
-                page.reload()
-                expect(page.locator("#question")).to_have_text("Ship it?")
-                page.click("#approve")
-                expect(ai.last).to_have_text("Shipped: approved")
-                expect(page.locator("#interrupt")).to_have_count(0)
-                assert not page.evaluate("window.__errors")
-            except Exception:
-                page.screenshot(path=str(tmp_path / "failure.png"))
-                print("\n".join(console))
-                raise
-            finally:
-                browser.close()
+        thread_id = _drive_chat_page(page_server, handle.url, graph, tmp_path)
 
         # What the page did is the thread's state on the server.
         from langgraph_sdk import get_sync_client
