@@ -402,12 +402,11 @@ def _json_option(option: str, text: str | None) -> Any:
 def _input_value(text: str) -> Any:
     """``--input`` as ``lgp-lab run`` reads it: a JSON value (``{...}``, ``1``, ``"quoted"``;
     broken JSON that starts like an object or array is an error), ``@file``, or text."""
-    import json
+    from lgp_lab.runtime.inputs import parse_json_or_text
 
-    stripped = text.strip()
-    if stripped.startswith(("{", "[")) or text.startswith("@"):
+    if text.startswith("@"):
         return _json_option("--input", text)
     try:
-        return json.loads(stripped)
-    except json.JSONDecodeError:
-        return text
+        return parse_json_or_text(text, strict=True)
+    except ValueError as exc:
+        raise UsageError(f"--input: {exc}") from None

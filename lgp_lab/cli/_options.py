@@ -69,20 +69,16 @@ def input_option(text: str | None, option: str = "--input") -> Any:
     """
     if text is None:
         return None
+    from lgp_lab.runtime.inputs import parse_json_or_text
+
     from_file = text.startswith("@")
     raw = _read(text, option)
-    stripped = raw.strip()
     try:
-        return json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        if stripped.startswith(("{", "[")):
-            raise _bad(
-                option,
-                f"looks like JSON but is not valid ({exc.msg} at line {exc.lineno} column "
-                f"""{exc.colno}); write valid JSON, e.g. '{{"key": "value"}}', or plain text""",
-            ) from None
+        value = parse_json_or_text(raw, strict=True)
+    except ValueError as exc:
+        raise _bad(option, str(exc)) from None
     # A file's text keeps its content exactly; inline text too (only JSON is stripped).
-    return raw if from_file else text
+    return raw if from_file and value is raw else value
 
 
 def lab_config(env: str | None, default: str, out: Output) -> Any:

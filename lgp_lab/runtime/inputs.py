@@ -38,12 +38,30 @@ _CONFIG_KEYS = {
 }
 
 
-def parse_json_or_text(text: str) -> Any:
-    """A value typed by a person: JSON when it parses (``{"ok": true}``, ``42``,
-    ``"quoted"``), otherwise the text itself (``approve``)."""
+def parse_json_or_text(text: str, *, strict: bool = False) -> Any:
+    """A value typed by a person — an input or a resume value, in every front end.
+
+    JSON when it parses (``{"ok": true}``, ``42``, ``"quoted"``), otherwise the text
+    itself (``approve``, ``hello world``).
+
+    Args:
+        text: What was typed.
+        strict: Text that starts like a JSON object or array must be valid JSON (a typo
+            in ``{...}`` is an error, not a message of that text).
+
+    Raises:
+        ValueError: ``strict`` and broken JSON that starts with ``{`` or ``[``; the
+            message says where.
+    """
+    stripped = text.strip()
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, ValueError):
+        return json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        if strict and stripped.startswith(("{", "[")):
+            raise ValueError(
+                f"looks like JSON but is not valid ({exc.msg} at line {exc.lineno} column "
+                f"""{exc.colno}); write valid JSON, e.g. '{{"key": "value"}}', or plain text"""
+            ) from None
         return text
 
 

@@ -6,8 +6,6 @@ for the diff) is ever loaded, so a thread with 10,000 checkpoints opens at once.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from typing import Any
 
 import ipywidgets as w
@@ -221,8 +219,9 @@ class SessionExplorer(w.VBox):
         if thread is None:
             return None
         if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                value = json.loads(value)
+            from lgp_lab.runtime.inputs import parse_json_or_text
+
+            value = parse_json_or_text(value)
         try:
             result = self.lab.resume(thread, value)
         except Exception as exc:
