@@ -152,6 +152,15 @@ def _messages(values: dict[str, Any]) -> list[tuple[str, str]]:
     return [(m["type"], m["content"]) for m in values.get("messages", [])]
 
 
+def _tokens(events: list[dict[str, Any]]) -> list[str]:
+    """The AI message chunks of the ``messages`` (messages-tuple) events, in order."""
+    return [
+        e["data"][0]["content"]
+        for e in events
+        if e["event"] == "messages" and e["data"][0]["type"] in ("AIMessageChunk", "ai")
+    ]
+
+
 def _assert_sdk_output(out: dict[str, Any]) -> str:
     """What sdk_client.mjs printed, as langgraph-api answers it; returns the thread id."""
     errors = {k: v["error"] for k, v in out.items() if isinstance(v, dict) and "error" in v}
@@ -170,13 +179,9 @@ def _assert_sdk_output(out: dict[str, Any]) -> str:
     assert names[0] == "metadata" and events[0]["data"]["run_id"] == stream["created"]["run_id"]
     assert {"values", "updates", "messages"} <= set(names), names
     assert "error" not in names, events
-    tokens = [
-        e["data"][0]
-        for e in events
-        if e["event"] == "messages" and e["data"][0]["type"] in ("AIMessageChunk", "ai")
-    ]
+    tokens = _tokens(events)
     assert len(tokens) > 1, "the chat model's tokens were not streamed one by one"
-    assert "".join(t["content"] for t in tokens) == REPLY
+    assert "".join(tokens) == REPLY
     assert all(isinstance(e["data"][1], dict) for e in events if e["event"] == "messages")
     assert any("chat" in e["data"] for e in events if e["event"] == "updates"), names
     last_values = [e["data"] for e in events if e["event"] == "values"][-1]
@@ -188,6 +193,19 @@ def _assert_sdk_output(out: dict[str, Any]) -> str:
     assert background["run"]["status"] in ("pending", "running", "success")
     assert _messages(background["joined"])[2:] == [("human", "second turn"), ("ai", REPLY)]
     assert background["after"]["status"] == "success"
+
+    # A resumable background run joined from its first event (Last-Event-ID: -1).
+    joined = out["join_stream"]
+    names = [e["event"] for e in joined["events"]]
+    assert names[0] == "metadata" and names[-1] == "values" and "error" not in names, names
+    assert "".join(_tokens(joined["events"])) == REPLY
+    last_values = joined["events"][-1]["data"]
+    assert _messages(last_values)[-2:] == [("human", "hello again"), ("ai", REPLY)]
+    assert joined["after"]["status"] == "success"
+
+    # Agent Chat UI lists a graph's threads by the graph_id runs stamp in their metadata.
+    assert thread_id in out["search"]
+    assert _messages(out["stateless"]) == [("human", "no thread"), ("ai", REPLY)]
 
     # An interrupt, visible in the wait result and the state, resumed by command.
     interrupted = out["interrupt"]

@@ -81,6 +81,25 @@ await step("background", async () => {
   return { run, joined, after };
 });
 
+await step("join_stream", async () => {
+  // A resumable background run, joined from its first event ("-1"), as useStream rejoins.
+  const run = await client.runs.create(threadId, assistantId, {
+    input: human("hello again"),
+    streamMode: ["values", "messages-tuple"],
+    streamResumable: true,
+  });
+  const events = await collect(client.runs.joinStream(threadId, run.run_id, { lastEventId: "-1" }));
+  const after = await client.runs.get(threadId, run.run_id);
+  return { run, events, after };
+});
+
+await step("search", async () => {
+  const found = await client.threads.search({ metadata: { graph_id: assistantId }, limit: 100 });
+  return found.map((t) => t.thread_id);
+});
+
+await step("stateless", async () => client.runs.wait(null, assistantId, { input: human("no thread") }));
+
 await step("interrupt", async () => {
   const first = await client.runs.wait(threadId, assistantId, { input: human("please confirm") });
   const state = await client.threads.getState(threadId);
