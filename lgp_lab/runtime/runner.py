@@ -126,21 +126,17 @@ async def _drive(
     from lgp_lab.runtime.loader import GraphFactory
 
     graph, version = workflow.live
+    built: Any = contextlib.nullcontext(graph)
     if isinstance(graph, GraphFactory):
         # A factory builds the run's graph from the run's config (as langgraph dev does).
         probe = run_config(workflow, version, thread_id or "", environment, None, user_config)
-        async with graph.instance(probe) as built:
-            async for item in _drive_graph(
-                workflow, built, version, payload, thread_id, environment, metadata,
-                tracing, context, user_config, updates=updates,
-            ):  # fmt: skip
-                yield item
-        return
-    async for item in _drive_graph(
-        workflow, graph, version, payload, thread_id, environment, metadata, tracing,
-        context, user_config, updates=updates,
-    ):  # fmt: skip
-        yield item
+        built = graph.instance(probe)
+    async with built as runnable:
+        async for item in _drive_graph(
+            workflow, runnable, version, payload, thread_id, environment, metadata, tracing,
+            context, user_config, updates=updates,
+        ):  # fmt: skip
+            yield item
 
 
 async def _drive_graph(
