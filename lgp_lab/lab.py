@@ -24,6 +24,7 @@ from lgp_lab.runtime.context import set_current_lab
 from lgp_lab.runtime.engine import EngineLoop
 from lgp_lab.runtime.reloader import WatchHandle
 from lgp_lab.runtime.result import RunResult
+from lgp_lab.runtime.runs import Runs
 from lgp_lab.runtime.sessions import Sessions
 from lgp_lab.runtime.threads import ThreadRecords
 from lgp_lab.runtime.traces import Traces
@@ -90,6 +91,8 @@ class Lab(WatchMixin, EngineCallsMixin):
         self.sessions = Sessions(self._asession_store, self.acheckpointer, self._call)
         # Threads as the Agent Server API sees them (metadata, status), beside checkpoints.
         self.thread_records = ThreadRecords(self.acheckpointer, self.sessions, self._call)
+        # Agent Server runs: background, one active run per thread (lgp_lab.runtime.runs).
+        self.runs = Runs(self)
         self.traces = Traces(self._atrace_store, self._call)
         # aiosqlite's worker thread is not a daemon: close on interpreter exit.
         atexit.register(_close_at_exit, weakref.ref(self))
@@ -508,6 +511,7 @@ class Lab(WatchMixin, EngineCallsMixin):
 
     async def _ashutdown(self) -> None:
         """The shutdown steps, in order, on the engine loop; each bounded on its own."""
+        await _bounded(self.runs.aclose(_RUNS_BOUND_S), _RUNS_BOUND_S + 1.0, "runs", self.warn)
         runs = [t for t in self._runs if not t.done() and t is not asyncio.current_task()]
         for task in runs:
             task.cancel()

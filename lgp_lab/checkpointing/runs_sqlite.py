@@ -1,0 +1,197 @@
+"""Run records in the project's SQLite file, beside the checkpoints.
+
+One table, ``lgp_runs``, created on first use on the checkpointer's connection (and
+under its lock), so a run record and the checkpoints it wrote live in one file and
+one WAL. The queries here are the whole of :class:`lgp_lab.runtime.runs.RunStore`;
+a PostgreSQL store fills the same methods (claims, leases and requeue are its own).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["SqliteRunStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS lgp_runs (
+    run_id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    assistant_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    multitask_strategy TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    kwargs TEXT NOT NULL,
+    metadata TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lgp_runs_thread ON lgp_runs (thread_id, created_at);
+"""
+_COLUMNS = (
+    "run_id, thread_id, assistant_id, status, multitask_strategy, attempt, "
+    "created_at, updated_at, kwargs, metadata"
+)
+
+
+class SqliteRunStore:
+    """Run rows as plain dicts (``kwargs`` and ``metadata`` decoded from JSON).
+
+    Args:
+        saver: The Lab's ``AsyncSqliteSaver``: its connection and lock are shared, so
+            run writes never contend with checkpoint writes inside this process.
+    """
+
+    def __init__(self, saver: Any) -> None:
+        self.saver = saver
+        self._ready = False
+
+    async def _setup(self) -> None:
+        if self._ready:
+            return
+        async with self.saver.lock:
+            await self.saver.conn.executescript(_SCHEMA)
+            await self.saver.conn.commit()
+        self._ready = True
+
+    async def put(self, row: dict[str, Any]) -> None:
+        """Insert a new run."""
+        await self._setup()
+        values = (
+            row["run_id"], row["thread_id"], row["assistant_id"], row["status"],
+            row["multitask_strategy"], row["attempt"], row["created_at"], row["updated_at"],
+            _dumps(row["kwargs"]), _dumps(row["metadata"]),
+        )  # fmt: skip
+        await self._write(f"INSERT INTO lgp_runs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", values)
+
+    async def set_status(
+        self, run_id: str, status: str, updated_at: str, attempt: int | None = None
+    ) -> None:
+        """Record a run's new status (and attempt, when it starts again)."""
+        await self._setup()
+        if attempt is None:
+            query, params = (
+                "UPDATE lgp_runs SET status = ?, updated_at = ? WHERE run_id = ?",
+                (status, updated_at, run_id),
+            )
+        else:
+            query, params = (
+                "UPDATE lgp_runs SET status = ?, updated_at = ?, attempt = ? WHERE run_id = ?",
+                (status, updated_at, attempt, run_id),
+            )
+        await self._write(query, params)
+
+    async def get(self, thread_id: str | None, run_id: str) -> dict[str, Any] | None:
+        """One run (of ``thread_id`` when given), or ``None``."""
+        await self._setup()
+        query = f"SELECT {_COLUMNS} FROM lgp_runs WHERE run_id = ?"
+        params: tuple[Any, ...] = (run_id,)
+        if thread_id is not None:
+            query += " AND thread_id = ?"
+            params += (thread_id,)
+        rows = await self._fetch(query, params)
+        return _row(rows[0]) if rows else None
+
+    async def list(
+        self, thread_id: str, *, limit: int, offset: int, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A thread's runs, newest first."""
+        await self._setup()
+        query = f"SELECT {_COLUMNS} FROM lgp_runs WHERE thread_id = ?"
+        params: tuple[Any, ...] = (thread_id,)
+        if status is not None:
+            query += " AND status = ?"
+            params += (status,)
+        query += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
+        rows = await self._fetch(query, (*params, limit, offset))
+        return [_row(r) for r in rows]
+
+    async def delete(self, run_id: str) -> bool:
+        """Delete one run record; whether it existed."""
+        await self._setup()
+        return await self._write("DELETE FROM lgp_runs WHERE run_id = ?", (run_id,)) > 0
+
+    async def delete_thread(self, thread_id: str) -> int:
+        """Delete every run record of a thread; how many."""
+        await self._setup()
+        return await self._write("DELETE FROM lgp_runs WHERE thread_id = ?", (thread_id,))
+
+    async def orphans(self, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Runs left ``pending``/``running`` by a process that is gone."""
+        await self._setup()
+        marks = ",".join("?" * len(statuses))
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM lgp_runs WHERE status IN ({marks})", statuses
+        )
+        return [_row(r) for r in rows]
+
+    async def delete_checkpoints_of_run(self, thread_id: str, run_id: str) -> int:
+        """Delete the checkpoints (and their pending writes) a run wrote to a thread:
+        those whose metadata names the run. This is what ``rollback`` undoes."""
+        await self._setup()
+        rows = await self._fetch(
+            "SELECT checkpoint_ns, checkpoint_id, metadata FROM checkpoints WHERE thread_id = ?",
+            (thread_id,),
+        )
+        doomed = [(ns, cid) for ns, cid, meta in rows if _run_of(meta) == run_id]
+        if not doomed:
+            return 0
+        async with self.saver.lock:
+            conn = self.saver.conn
+            await conn.executemany(
+                "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
+                "AND checkpoint_id = ?",
+                [(thread_id, ns, cid) for ns, cid in doomed],
+            )
+            await conn.executemany(
+                "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ? "
+                "AND checkpoint_id = ?",
+                [(thread_id, ns, cid) for ns, cid in doomed],
+            )
+            await conn.commit()
+        return len(doomed)
+
+    async def _write(self, query: str, params: tuple[Any, ...]) -> int:
+        async with self.saver.lock:
+            cursor = await self.saver.conn.execute(query, params)
+            count = cursor.rowcount
+            await cursor.close()
+            await self.saver.conn.commit()
+        return count
+
+    async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        async with self.saver.lock, self.saver.conn.execute(query, params) as cur:
+            return list(await cur.fetchall())
+
+
+def _dumps(value: Any) -> str:
+    from lgp_lab.runtime.jsonable import to_jsonable
+
+    return json.dumps(to_jsonable(value), ensure_ascii=False)
+
+
+def _loads(text: str | None) -> Any:
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {}
+
+
+def _row(row: tuple[Any, ...]) -> dict[str, Any]:
+    keys = [c.strip() for c in _COLUMNS.split(",")]
+    out = dict(zip(keys, row, strict=True))
+    out["kwargs"] = _loads(out["kwargs"])
+    out["metadata"] = _loads(out["metadata"])
+    return out
+
+
+def _run_of(metadata: bytes | str | None) -> str | None:
+    if not metadata:
+        return None
+    try:
+        data = json.loads(metadata)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data.get("run_id") if isinstance(data, dict) else None

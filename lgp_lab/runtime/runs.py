@@ -1,0 +1,1223 @@
+"""Runs: LangGraph Agent Server runs, in the domain layer.
+
+A run is a record (id, thread, assistant, status, multitask strategy, attempt, times,
+kwargs, metadata) stored in the project's database beside the checkpoints, executed in
+the background on the Lab's engine loop. A thread has **one active run at a time**; a
+new run on a busy thread follows its ``multitask_strategy`` exactly as LangGraph's
+Agent Server defines it:
+
+- ``reject``: refused (:class:`RunConflictError`, a 409 over HTTP);
+- ``enqueue``: waits its turn (FIFO) and then runs on the state the previous run left;
+- ``interrupt``: the in-flight run is cancelled (status ``interrupted``, its
+  checkpoints stay) and the new run starts from there;
+- ``rollback``: the in-flight run is cancelled, its checkpoints and its record are
+  deleted, and the new run starts from the state before it.
+
+Every run's events go to an in-memory buffer in the Agent Server's SSE vocabulary
+(``metadata``, ``values``, ``updates``, ``messages``, ``messages/partial`` ...,
+``error``, ``end``), numbered so a client can rejoin with ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lgp_lab.errors import LgpError, WorkflowInputError, format_exception_only
+from lgp_lab.runtime.jsonable import to_jsonable
+
+__all__ = [
+    "MULTITASK_STRATEGIES",
+    "STREAM_MODES",
+    "Run",
+    "RunConflictError",
+    "RunNotFoundError",
+    "RunStore",
+    "Runs",
+]
+
+STREAM_MODES = (
+    "values",
+    "updates",
+    "messages",
+    "messages-tuple",
+    "custom",
+    "debug",
+    "tasks",
+    "checkpoints",
+    "events",
+)
+MULTITASK_STRATEGIES = ("reject", "enqueue", "interrupt", "rollback")
+_IF_NOT_EXISTS = ("reject", "create")
+_ON_DISCONNECT = ("cancel", "continue")
+_ON_COMPLETION = ("delete", "keep")
+_DURABILITY = ("sync", "async", "exit")
+_CANCEL_ACTIONS = ("interrupt", "rollback")
+_ACTIVE = ("pending", "running")
+# Finished resumable runs whose events stay replayable (Last-Event-ID), and for how long.
+_KEEP_FINISHED = 256
+_KEEP_FINISHED_S = 900.0
+# The LangGraph modes every run streams for itself (final state, interrupts).
+_ALWAYS = ("values", "updates")
+
+
+class RunConflictError(LgpError):
+    """The thread already has a run in flight and the new run's strategy is ``reject``."""
+
+
+class RunNotFoundError(LgpError):
+    """No such run (or no such thread for a run that needs one)."""
+
+
+class RunStore(Protocol):
+    """Where run records persist. :class:`~lgp_lab.checkpointing.runs_sqlite.SqliteRunStore`
+    is the SQLite one; a PostgreSQL store implements the same methods."""
+
+    async def put(self, row: dict[str, Any]) -> None: ...
+    async def set_status(
+        self, run_id: str, status: str, updated_at: str, attempt: int | None = None
+    ) -> None: ...
+    async def get(self, thread_id: str | None, run_id: str) -> dict[str, Any] | None: ...
+    async def list(
+        self, thread_id: str, *, limit: int, offset: int, status: str | None = None
+    ) -> list[dict[str, Any]]: ...
+    async def delete(self, run_id: str) -> bool: ...
+    async def delete_thread(self, thread_id: str) -> int: ...
+    async def delete_checkpoints_of_run(self, thread_id: str, run_id: str) -> int: ...
+
+
+@dataclass
+class Run:
+    """One run, as the Agent Server API returns it (``langgraph_sdk.schema.Run``)."""
+
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    status: str
+    multitask_strategy: str
+    attempt: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The SDK's ``Run`` shape (ISO-8601 times)."""
+        return {
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "assistant_id": self.assistant_id,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "status": self.status,
+            "metadata": self.metadata,
+            "kwargs": self.kwargs,
+            "multitask_strategy": self.multitask_strategy,
+            "attempt": self.attempt,
+        }
+
+    def _row(self) -> dict[str, Any]:
+        return {
+            **self.to_dict(),
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def _from_row(cls, row: dict[str, Any]) -> Run:
+        return cls(
+            run_id=row["run_id"],
+            thread_id=row["thread_id"],
+            assistant_id=row["assistant_id"],
+            status=row["status"],
+            multitask_strategy=row["multitask_strategy"],
+            attempt=int(row["attempt"]),
+            created_at=dt.datetime.fromisoformat(row["created_at"]),
+            updated_at=dt.datetime.fromisoformat(row["updated_at"]),
+            kwargs=row.get("kwargs") or {},
+            metadata=row.get("metadata") or {},
+        )
+
+
+@dataclass
+class _Request:
+    """What a run executes (Python values, not the JSON record)."""
+
+    workflow: Any
+    graph_id: str
+    input: Any
+    command: dict[str, Any] | None
+    config: dict[str, Any]
+    context: Any
+    stream_mode: list[str]
+    subgraphs: bool
+    interrupt_before: Any
+    interrupt_after: Any
+    checkpoint: dict[str, Any] | None
+    durability: str | None
+    temporary: bool
+
+
+class _Live:
+    """A run of this process: its task, its event buffer and who waits on it."""
+
+    def __init__(self, run: Run, request: _Request, resumable: bool) -> None:
+        loop = asyncio.get_running_loop()
+        self.run = run
+        self.request = request
+        self.resumable = resumable
+        self.events: list[tuple[int, str, bytes]] = []
+        self.seq = 0
+        self.subscribers = 0
+        self.changed = asyncio.Event()
+        self.closed = False
+        self.stored: asyncio.Future[None] = loop.create_future()
+        self.done: asyncio.Future[Any] = loop.create_future()
+        self.task: asyncio.Task[None] | None = None
+        self.cancel_action: str | None = None
+        self.values: Any = None
+        self.finished_at = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.closed or self.done.done()
+
+    def publish(self, event: str, data: Any) -> None:
+        self.seq += 1
+        if self.subscribers or self.resumable:
+            self.events.append((self.seq, event, _encode(data)))
+            self._wake()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+class Runs:
+    """The runs of one Lab (``lab.runs``): create, stream, join, cancel, list, delete.
+
+    Every method runs on the Lab's engine loop (called from elsewhere it hops there).
+    """
+
+    def __init__(self, lab: Any) -> None:
+        self._lab = lab
+        self._store: Any = None
+        self._live: dict[str, _Live] = {}
+        self._lanes: dict[str, collections.deque[_Live]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._finished: collections.OrderedDict[str, _Live] = collections.OrderedDict()
+        self._closing = False
+
+    # ------------------------------------------------------------------ store
+
+    async def astore(self) -> RunStore:
+        """The run store (the SQLite one, on the checkpointer's connection)."""
+        if self._store is None:
+            from lgp_lab.checkpointing.runs_sqlite import SqliteRunStore
+
+            self._store = SqliteRunStore(await self._lab.acheckpointer())
+        return self._store
+
+    # ------------------------------------------------------------------ create
+
+    async def acreate(
+        self,
+        *,
+        thread_id: str | None,
+        assistant_id: str,
+        graph_id: Any,
+        input: Any = None,
+        command: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None,
+        context: Any = None,
+        metadata: dict[str, Any] | None = None,
+        stream_mode: str | Iterable[str] | None = ("values",),
+        stream_subgraphs: bool = False,
+        stream_resumable: bool = False,
+        multitask_strategy: str | None = "reject",
+        if_not_exists: str | None = "reject",
+        checkpoint_id: str | None = None,
+        checkpoint: dict[str, Any] | None = None,
+        interrupt_before: Any = None,
+        interrupt_after: Any = None,
+        on_disconnect: str | None = "cancel",
+        on_completion: str | None = None,
+        durability: str | None = None,
+    ) -> Run:
+        """Create a run and start it in the background (or queue it behind the thread's
+        run in flight, per ``multitask_strategy``).
+
+        ``thread_id=None`` is a stateless run: a temporary thread, deleted when the run
+        ends unless ``on_completion="keep"``. ``graph_id`` is anything
+        :meth:`Lab.aload` takes (a served workflow's name, a Workflow).
+
+        Raises:
+            WorkflowInputError: A field has a value the API does not define (nothing
+                was created).
+            RunNotFoundError: The thread does not exist and ``if_not_exists`` is
+                ``reject``.
+            RunConflictError: The thread is busy and the strategy is ``reject``.
+        """
+        lab = self._lab
+        lab._check_open()
+        if not lab._on_engine():
+            return await lab._hop(
+                self.acreate(
+                    thread_id=thread_id, assistant_id=assistant_id, graph_id=graph_id,
+                    input=input, command=command, config=config, context=context,
+                    metadata=metadata, stream_mode=stream_mode,
+                    stream_subgraphs=stream_subgraphs, stream_resumable=stream_resumable,
+                    multitask_strategy=multitask_strategy, if_not_exists=if_not_exists,
+                    checkpoint_id=checkpoint_id, checkpoint=checkpoint,
+                    interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+                    on_disconnect=on_disconnect, on_completion=on_completion,
+                    durability=durability,
+                )
+            )  # fmt: skip
+        strategy = _choice(
+            "multitask_strategy", multitask_strategy or "reject", MULTITASK_STRATEGIES
+        )
+        _choice("if_not_exists", if_not_exists or "reject", _IF_NOT_EXISTS)
+        _choice("on_disconnect", on_disconnect or "cancel", _ON_DISCONNECT)
+        _choice("on_completion", on_completion or "delete", _ON_COMPLETION)
+        if durability is not None:
+            _choice("durability", durability, _DURABILITY)
+        modes = _stream_modes(stream_mode)
+        command = _check_command(command, input)
+        fork = _fork(checkpoint_id, checkpoint)
+        user_config = _check_config(config)
+        for name, nodes in (
+            ("interrupt_before", interrupt_before),
+            ("interrupt_after", interrupt_after),
+        ):
+            _check_nodes(name, nodes)
+        workflow = await lab.aload(graph_id)
+        if command is None and input is not None and not isinstance(input, str):
+            _check_input(workflow, input)
+
+        temporary = thread_id is None and (on_completion or "delete") == "delete"
+        if thread_id is None:
+            thread_id = str(uuid.uuid4())
+        elif (if_not_exists or "reject") != "create" and not await self._thread_exists(thread_id):
+            raise RunNotFoundError(
+                f"thread {thread_id!r} not found",
+                hint="create it first (POST /threads, client.threads.create) or pass "
+                'if_not_exists="create"',
+            )
+        if fork is not None and not await self._thread_exists(thread_id):
+            raise RunNotFoundError(
+                f"checkpoint {fork.get('checkpoint_id')!r} not found: thread {thread_id!r} "
+                "has no checkpoints",
+                hint="fork from a checkpoint_id listed by the thread's history",
+            )
+
+        now = _now()
+        run_id = str(uuid.uuid4())
+        graph_name = workflow.name
+        run_metadata = dict(metadata or {})
+        kwargs = {
+            "input": input,
+            "command": command,
+            "config": {
+                **user_config,
+                "configurable": {
+                    **(user_config.get("configurable") or {}),
+                    "run_id": run_id,
+                    "thread_id": thread_id,
+                    "graph_id": graph_name,
+                    "assistant_id": assistant_id,
+                    **(fork or {}),
+                },
+            },
+            "context": context,
+            "stream_mode": modes,
+            "subgraphs": bool(stream_subgraphs),
+            "resumable": bool(stream_resumable),
+            "interrupt_before": interrupt_before,
+            "interrupt_after": interrupt_after,
+            "on_disconnect": on_disconnect or "cancel",
+            "temporary": temporary,
+            "durability": durability,
+        }
+        run = Run(
+            run_id=run_id,
+            thread_id=thread_id,
+            assistant_id=assistant_id,
+            status="pending",
+            multitask_strategy=strategy,
+            attempt=1,
+            created_at=now,
+            updated_at=now,
+            kwargs=to_jsonable(kwargs),
+            metadata=to_jsonable(run_metadata),
+        )
+        request = _Request(
+            workflow=workflow,
+            graph_id=graph_name,
+            input=input,
+            command=command,
+            config=user_config,
+            context=context,
+            stream_mode=modes,
+            subgraphs=bool(stream_subgraphs),
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+            checkpoint=fork,
+            durability=durability,
+            temporary=temporary,
+        )
+
+        # From here to the end of the lane update there is no await: the check for a
+        # run in flight and the insert of this one are one step on the engine loop.
+        lane = self._lanes.setdefault(thread_id, collections.deque())
+        inflight = [other for other in lane if not other.finished]
+        if inflight and strategy == "reject":
+            if not lane:
+                self._lanes.pop(thread_id, None)
+            raise RunConflictError(
+                f"thread {thread_id!r} is already running a task (run "
+                f"{inflight[0].run.run_id}); wait for it to finish or choose a different "
+                "multitask strategy",
+                hint='pass multitask_strategy="enqueue" to queue behind it, "interrupt" or '
+                '"rollback" to replace it',
+            )
+        live = _Live(run, request, bool(stream_resumable))
+        self._live[run_id] = live
+        lane.append(live)
+        if strategy in ("interrupt", "rollback"):
+            for other in inflight:
+                self._cancel_live(other, strategy)
+        if thread_id not in self._workers:
+            self._workers[thread_id] = asyncio.get_running_loop().create_task(
+                self._work(thread_id), name=f"lgp-runs-{thread_id}"
+            )
+        try:
+            store = await self.astore()
+            await store.put(run._row())
+            if not temporary:
+                await self._touch(
+                    thread_id,
+                    metadata={"graph_id": graph_name, "assistant_id": assistant_id},
+                    status="busy",
+                )
+        except BaseException as exc:
+            live.stored.set_exception(exc if isinstance(exc, Exception) else LgpError("cancelled"))
+            raise
+        live.stored.set_result(None)
+        return run
+
+    # ------------------------------------------------------------------ read
+
+    async def aget(self, thread_id: str | None, run_id: str) -> Run | None:
+        """One run of ``thread_id`` (any thread when ``None``), or ``None``."""
+        if not self._lab._on_engine():
+            return await self._lab._hop(self.aget(thread_id, run_id))
+        live = self._live.get(run_id) or self._finished.get(run_id)
+        if live is not None and live.run.status != "deleted":
+            if thread_id is None or live.run.thread_id == thread_id:
+                return live.run
+            return None
+        row = await (await self.astore()).get(thread_id, run_id)
+        return Run._from_row(row) if row else None
+
+    async def alist(
+        self, thread_id: str, *, limit: int = 10, offset: int = 0, status: str | None = None
+    ) -> list[Run]:
+        """A thread's runs, newest first."""
+        if not self._lab._on_engine():
+            return await self._lab._hop(
+                self.alist(thread_id, limit=limit, offset=offset, status=status)
+            )
+        rows = await (await self.astore()).list(
+            thread_id, limit=limit, offset=offset, status=status
+        )
+        runs = []
+        for row in rows:
+            live = self._live.get(row["run_id"])
+            runs.append(live.run if live is not None else Run._from_row(row))
+        return runs
+
+    def active(self, thread_id: str) -> Run | None:
+        """The run in flight on ``thread_id`` in this process, if any."""
+        lane = self._lanes.get(thread_id) or ()
+        for live in lane:
+            if not live.finished:
+                return live.run
+        return None
+
+    # ------------------------------------------------------------------ stream / join
+
+    async def astream(
+        self,
+        run_id: str,
+        *,
+        thread_id: str | None = None,
+        last_event_id: str | None = None,
+        heartbeat_s: float | None = None,
+    ) -> AsyncIterator[tuple[str, str, bytes]]:
+        """The run's events as ``(event_id, event, json_bytes)``.
+
+        From the start when ``last_event_id`` is ``"-1"`` (the run's creator), after
+        that event when it names one (a rejoin; resumable runs keep every event),
+        else from now on. With ``heartbeat_s``, an idle stream yields
+        ``("", "", b"")`` that often, for the caller to send a keep-alive.
+
+        Raises:
+            RunNotFoundError: No such run (of ``thread_id``).
+        """
+        live = self._live.get(run_id) or self._finished.get(run_id)
+        if live is None or (thread_id is not None and live.run.thread_id != thread_id):
+            if await self.aget(thread_id, run_id) is None:
+                raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
+            return  # finished before this process kept its events: nothing to replay
+        position = _position(live, last_event_id)
+        live.subscribers += 1
+        try:
+            while True:
+                while position < len(live.events):
+                    seq, event, data = live.events[position]
+                    position += 1
+                    yield str(seq), event, data
+                if live.closed:
+                    return
+                waiter = live.changed
+                if heartbeat_s is None:
+                    await waiter.wait()
+                else:
+                    try:
+                        await asyncio.wait_for(waiter.wait(), heartbeat_s)
+                    except TimeoutError:
+                        yield "", "", b""
+        finally:
+            live.subscribers -= 1
+
+    def subscribe(self, run_id: str) -> None:
+        """Start buffering a just-created run's events for a reader that attaches next
+        (its creator's stream), so none is missed before it reads."""
+        live = self._live.get(run_id)
+        if live is not None:
+            live.subscribers += 1
+
+    def unsubscribe(self, run_id: str) -> None:
+        """Undo :meth:`subscribe`."""
+        live = self._live.get(run_id) or self._finished.get(run_id)
+        if live is not None:
+            live.subscribers = max(0, live.subscribers - 1)
+
+    async def ajoin(self, thread_id: str | None, run_id: str) -> Any:
+        """Wait for the run to finish; its final state values (with ``__interrupt__``
+        when it stopped on one), or ``{"__error__": {"error", "message"}}``.
+
+        Raises:
+            RunNotFoundError: No such run.
+        """
+        if not self._lab._on_engine():
+            return await self._lab._hop(self.ajoin(thread_id, run_id))
+        live = self._live.get(run_id) or self._finished.get(run_id)
+        if live is not None and (thread_id is None or live.run.thread_id == thread_id):
+            return await asyncio.shield(live.done)
+        run = await self.aget(thread_id, run_id)
+        if run is None:
+            raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
+        return await self._thread_values(run.thread_id)
+
+    # ------------------------------------------------------------------ cancel / delete
+
+    async def acancel(
+        self, thread_id: str | None, run_id: str, *, wait: bool = False, action: str = "interrupt"
+    ) -> None:
+        """Cancel a pending or running run.
+
+        ``interrupt`` stops it and keeps what it checkpointed (status ``interrupted``);
+        ``rollback`` stops it and deletes its checkpoints and its record. A run that
+        already finished is left as it is.
+
+        Raises:
+            RunNotFoundError: No such run.
+            WorkflowInputError: An action other than ``interrupt`` / ``rollback``.
+        """
+        if not self._lab._on_engine():
+            return await self._lab._hop(self.acancel(thread_id, run_id, wait=wait, action=action))
+        _choice("action", action, _CANCEL_ACTIONS)
+        live = self._live.get(run_id)
+        if live is None or (thread_id is not None and live.run.thread_id != thread_id):
+            if await self.aget(thread_id, run_id) is None:
+                raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
+            return
+        self._cancel_live(live, action)
+        if wait:
+            await asyncio.shield(live.done)
+
+    async def adelete(self, thread_id: str | None, run_id: str) -> None:
+        """Delete a finished run's record (a run in flight is cancelled first).
+
+        Raises:
+            RunNotFoundError: No such run.
+        """
+        if not self._lab._on_engine():
+            return await self._lab._hop(self.adelete(thread_id, run_id))
+        run = await self.aget(thread_id, run_id)
+        if run is None:
+            raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
+        live = self._live.get(run_id)
+        if live is not None and not live.finished:
+            self._cancel_live(live, "interrupt")
+            await asyncio.shield(live.done)
+        await (await self.astore()).delete(run_id)
+        self._finished.pop(run_id, None)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Cancel a thread's runs and delete their records (the thread is going away)."""
+        if not self._lab._on_engine():
+            return await self._lab._hop(self.adelete_thread(thread_id))
+        lane = list(self._lanes.get(thread_id) or ())
+        for live in lane:
+            self._cancel_live(live, "interrupt")
+        for live in lane:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(live.done)
+        await (await self.astore()).delete_thread(thread_id)
+
+    async def aclose(self, timeout: float = 2.0) -> None:
+        """Cancel every run in flight (they end ``interrupted``), bounded by ``timeout``."""
+        self._closing = True
+        lives = [live for live in self._live.values() if not live.finished]
+        for live in lives:
+            self._cancel_live(live, "interrupt")
+        tasks = [t for t in self._workers.values() if not t.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    # ------------------------------------------------------------------ execution
+
+    def _cancel_live(self, live: _Live, action: str) -> None:
+        if live.finished:
+            return
+        live.cancel_action = action
+        if live.task is not None and not live.task.done():
+            live.task.cancel()
+        elif live.task is None:
+            # Not started yet: it never runs. A rollback leaves no trace of it.
+            live.run.status = "interrupted"
+            self._finish(live, None, deleted=action == "rollback")
+
+    async def _work(self, thread_id: str) -> None:
+        """Run a thread's runs one after the other, in the order they were accepted."""
+        lane = self._lanes[thread_id]
+        try:
+            while lane:
+                live = lane[0]
+                if not live.finished:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(live.stored)
+                    if live.stored.exception() is None and not live.finished:
+                        live.task = asyncio.get_running_loop().create_task(
+                            self._execute(live), name=f"lgp-run-{live.run.run_id}"
+                        )
+                        await asyncio.wait({live.task})
+                    elif not live.finished:
+                        self._finish(live, None, deleted=True)
+                lane.popleft()
+        except asyncio.CancelledError:
+            for live in lane:
+                self._cancel_live(live, "interrupt")
+            raise
+        finally:
+            if not lane:
+                self._lanes.pop(thread_id, None)
+            self._workers.pop(thread_id, None)
+            if lane and not self._closing:  # a run arrived while this worker was exiting
+                self._workers[thread_id] = asyncio.get_running_loop().create_task(
+                    self._work(thread_id), name=f"lgp-runs-{thread_id}"
+                )
+
+    async def _execute(self, live: _Live) -> None:
+        run = live.run
+        store = await self.astore()
+        run.status = "running"
+        run.updated_at = _now()
+        result: Any = None
+        status = "error"
+        error: BaseException | None = None
+        try:
+            await store.set_status(run.run_id, "running", run.updated_at.isoformat())
+            interrupts = await self._drive(live)
+            status = "interrupted" if interrupts else "success"
+            result = _final_values(live.values, interrupts)
+        except asyncio.CancelledError:
+            status = "interrupted"
+            if live.cancel_action is None:
+                live.cancel_action = "interrupt"
+        except Exception as exc:
+            error = exc
+            result = {"__error__": _error_body(exc)}
+            live.publish("error", result["__error__"])
+        run.status = status
+        run.updated_at = _now()
+        deleted = live.cancel_action == "rollback"
+        try:
+            if deleted:
+                await store.delete_checkpoints_of_run(run.thread_id, run.run_id)
+                await store.delete(run.run_id)
+            else:
+                await store.set_status(run.run_id, status, run.updated_at.isoformat())
+            if live.cancel_action is not None:
+                result = await self._thread_values(run.thread_id)
+            await self._after_run(live, status, error)
+        except Exception as exc:  # the bookkeeping must not leave joiners waiting
+            self._lab.warn(f"run {run.run_id}: recording its end failed: {exc}")
+        self._finish(live, result, deleted=deleted)
+
+    def _finish(self, live: _Live, result: Any, *, deleted: bool = False) -> None:
+        run = live.run
+        if deleted:
+            run.status = "deleted" if run.status in _ACTIVE else run.status
+        if not live.closed:
+            live.publish("end", {"run_id": run.run_id, "status": run.status})
+        if not live.done.done():
+            live.done.set_result(result)
+        live.close()
+        live.finished_at = time.monotonic()
+        self._live.pop(run.run_id, None)
+        if deleted:
+            run.status = "deleted"
+            return
+        if live.resumable:
+            self._finished[run.run_id] = live
+            self._trim_finished()
+
+    def _trim_finished(self) -> None:
+        deadline = time.monotonic() - _KEEP_FINISHED_S
+        while self._finished:
+            run_id, oldest = next(iter(self._finished.items()))
+            if len(self._finished) <= _KEEP_FINISHED and oldest.finished_at >= deadline:
+                break
+            self._finished.pop(run_id)
+
+    async def _after_run(self, live: _Live, status: str, error: BaseException | None) -> None:
+        run = live.run
+        request = live.request
+        if request.temporary:
+            await self._drop_thread(run.thread_id)
+            return
+        lane = self._lanes.get(run.thread_id) or ()
+        if any(other is not live and not other.finished for other in lane):
+            return  # the next run keeps the thread busy
+        thread_status = {"interrupted": "interrupted", "error": "error"}.get(status, "idle")
+        if live.cancel_action is not None:
+            thread_status = "idle"
+        await self._touch(run.thread_id, status=thread_status)
+
+    async def _drive(self, live: _Live) -> list[Any]:
+        """Execute the run's graph, publishing its events; the interrupts it stopped on."""
+        from lgp_lab.runtime.context import set_current_lab
+        from lgp_lab.runtime.loader import GraphFactory
+        from lgp_lab.runtime.runner import run_config
+
+        lab = self._lab
+        request = live.request
+        run = live.run
+        workflow = request.workflow
+        graph, version = workflow.live
+        set_current_lab(lab)
+        live.publish("metadata", {"run_id": run.run_id, "attempt": run.attempt})
+        metadata = {
+            **run.metadata,
+            "run_id": run.run_id,
+            "graph_id": request.graph_id,
+            "assistant_id": run.assistant_id,
+            "run_attempt": run.attempt,
+        }
+        config = run_config(
+            workflow, version, run.thread_id, lab.environment, metadata, request.config
+        )
+        config["configurable"].update(
+            {"run_id": run.run_id, "graph_id": request.graph_id, "assistant_id": run.assistant_id}
+        )
+        if request.checkpoint:
+            config["configurable"].update(request.checkpoint)
+        if isinstance(graph, GraphFactory):
+            async with graph.instance(config) as built:
+                return await self._drive_graph(live, built, version, config)
+        return await self._drive_graph(live, graph, version, config)
+
+    async def _drive_graph(
+        self, live: _Live, graph: Any, version: int, config: dict[str, Any]
+    ) -> list[Any]:
+        from lgp_lab.checkpointing.sqlite import RunCapture, current_run
+        from lgp_lab.runtime.context import run_recorder
+        from lgp_lab.runtime.inputs import default_context
+        from lgp_lab.runtime.runner import _result, check_payload, run_error
+
+        lab = self._lab
+        request = live.request
+        run = live.run
+        workflow = request.workflow
+        thread_id = run.thread_id
+        payload = await self._payload(graph, request, thread_id)
+        context = request.context if request.context is not None else default_context(graph)
+        tracing = await lab.atracing()
+        trace = None
+        if tracing is not None:
+            trace = await tracing.start(
+                workflow=workflow.name,
+                version=version,
+                thread_id=thread_id,
+                environment=lab.environment,
+                input=payload if request.command is None else {"command": request.command},
+            )
+            config["metadata"]["trace_id"] = trace.trace_id
+        try:
+            await check_payload(graph, payload, config, workflow.name)
+        except Exception as exc:
+            if trace is not None:
+                tracing.end(trace, status="error", error=getattr(exc, "message", str(exc)))
+            raise
+
+        user_modes = set(request.stream_mode)
+        lib_modes = set(user_modes) - {"events", "messages-tuple"}
+        if "messages-tuple" in user_modes:
+            lib_modes.add("messages")
+        lib_modes.update(_ALWAYS)
+        if trace is not None:
+            lib_modes.add("tasks")
+        options: dict[str, Any] = {
+            "context": context,
+            "stream_mode": sorted(lib_modes),
+            "subgraphs": request.subgraphs,
+        }
+        if request.interrupt_before is not None:
+            options["interrupt_before"] = request.interrupt_before
+        if request.interrupt_after is not None:
+            options["interrupt_after"] = request.interrupt_after
+        if request.durability is not None:
+            options["durability"] = request.durability
+
+        busy = lab.sessions.active.running(thread_id)
+        busy.__enter__()
+        capture = RunCapture(thread_id)
+        token = current_run.set(capture)
+        recorder_token = run_recorder.set(
+            (lambda child: tracing.child(trace, child)) if trace is not None else None
+        )
+        emitter = _Emitter(live, user_modes, request.subgraphs, tracing, trace)
+        started = time.perf_counter()
+        status, error = "error", None
+        try:
+            if "events" in user_modes:
+                root = uuid.uuid4()
+                config["run_id"] = root
+                async for event in graph.astream_events(payload, config, version="v2", **options):
+                    if event.get("event") == "on_chain_stream" and event.get("run_id") == str(root):
+                        emitter.chunk(event["data"]["chunk"])
+                    else:
+                        live.publish("events", event)
+            else:
+                async for item in graph.astream(payload, config, **options):
+                    emitter.chunk(item)
+            status = "interrupted" if emitter.interrupts else "complete"
+        except asyncio.CancelledError:
+            status, error = "cancelled", "cancelled"
+            raise
+        except Exception as exc:
+            failure = run_error(exc, workflow.name, thread_id)
+            error = failure.message
+            raise failure from exc
+        finally:
+            busy.__exit__(None, None, None)
+            current_run.reset(token)
+            run_recorder.reset(recorder_token)
+            duration = time.perf_counter() - started
+            if trace is not None and status not in ("complete", "interrupted"):
+                tracing.end(
+                    trace, status=status, output=live.values, error=error,
+                    checkpoint_id=capture.checkpoint_id, duration_ms=duration * 1000,
+                )  # fmt: skip
+        state = dict(live.values) if isinstance(live.values, dict) else {"output": live.values}
+        if emitter.interrupts:
+            state["__interrupt__"] = emitter.interrupts
+        result = _result(
+            workflow, version, thread_id, capture.checkpoint_id, state, duration,
+            lab.environment, False, trace,
+        )  # fmt: skip
+        if trace is not None:
+            tracing.end(
+                trace, status=result.status, output=result.state,
+                checkpoint_id=result.checkpoint_id, duration_ms=duration * 1000,
+            )  # fmt: skip
+        with contextlib.suppress(Exception):
+            lab._notify(result)
+        return emitter.interrupts
+
+    async def _payload(self, graph: Any, request: _Request, thread_id: str) -> Any:
+        from lgp_lab.runtime.inputs import default_input, text_input
+
+        if request.command is not None:
+            return _command(request.command)
+        if isinstance(request.input, str):
+            return text_input(graph, request.input)
+        if (
+            request.input is None
+            and request.checkpoint is None
+            and not await self._has_checkpoints(thread_id)
+        ):
+            return default_input(graph)  # nothing to continue: as Lab.run does
+        return request.input
+
+    # ------------------------------------------------------------------ threads
+
+    async def _thread_exists(self, thread_id: str) -> bool:
+        if thread_id in self._lanes:
+            return True
+        if await self._has_checkpoints(thread_id):
+            return True
+        records = getattr(self._lab, "thread_records", None)
+        if records is not None:
+            return await records.aget(thread_id) is not None
+        return False
+
+    async def _has_checkpoints(self, thread_id: str) -> bool:
+        saver = await self._lab.acheckpointer()
+        async with (
+            saver.lock,
+            saver.conn.execute(
+                "SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread_id,)
+            ) as cur,
+        ):
+            return await cur.fetchone() is not None
+
+    async def _thread_values(self, thread_id: str) -> Any:
+        return to_jsonable(await self._lab.sessions.astate(thread_id))
+
+    async def _touch(self, thread_id: str, **changes: Any) -> None:
+        records = getattr(self._lab, "thread_records", None)
+        touch = getattr(records, "atouch", None)
+        if touch is not None:
+            await touch(thread_id, **changes)
+
+    async def _drop_thread(self, thread_id: str) -> None:
+        records = getattr(self._lab, "thread_records", None)
+        store = await self.astore()
+        await store.delete_thread(thread_id)
+        if records is not None and hasattr(records, "adelete"):
+            with contextlib.suppress(Exception):
+                await records.adelete(thread_id)
+                return
+        saver = await self._lab.acheckpointer()
+        await saver.adelete_thread(thread_id)
+
+
+class _Emitter:
+    """Turns LangGraph stream chunks into Agent Server events on a run's buffer."""
+
+    def __init__(self, live: _Live, modes: set[str], subgraphs: bool, tracing: Any, trace: Any):
+        self.live = live
+        self.modes = modes
+        self.subgraphs = subgraphs
+        self.tracing = tracing
+        self.trace = trace
+        self.interrupts: list[Any] = []
+        self.partial: dict[str, Any] = {}
+        self.complete: set[str] = set()
+
+    def chunk(self, item: Any) -> None:
+        if self.subgraphs:
+            ns, mode, data = item
+        else:
+            (mode, data), ns = item, ()
+        root = not ns
+        live = self.live
+        if root:
+            if mode == "values":
+                live.values = data
+                if "messages" in self.modes:
+                    self._complete_from_state(data)
+            elif mode == "updates" and isinstance(data, dict) and "__interrupt__" in data:
+                self.interrupts.extend(data["__interrupt__"])
+            elif mode == "tasks" and self.trace is not None:
+                if "result" in data or "error" in data:
+                    self.tracing.node_end(
+                        self.trace, data["id"], data.get("result"), data.get("error")
+                    )
+                else:
+                    self.tracing.node_start(self.trace, data["id"], data["name"], data.get("input"))
+        if mode == "messages":
+            if "messages-tuple" in self.modes:
+                live.publish(_name("messages", ns), list(data))
+            if "messages" in self.modes:
+                self._message(*data)
+            return
+        if mode not in self.modes:
+            return
+        if mode == "debug" and isinstance(data, dict) and data.get("type") == "checkpoint":
+            data = {**data, "payload": _with_checkpoints(data.get("payload") or {})}
+        elif mode == "checkpoints" and isinstance(data, dict):
+            data = _with_checkpoints(data)
+        live.publish(_name(mode, ns), data)
+
+    def _message(self, message: Any, metadata: Any) -> None:
+        key = getattr(message, "id", None)
+        if key is None:
+            return
+        is_chunk = type(message).__name__.endswith("Chunk")
+        if key not in self.partial and key not in self.complete:
+            self.live.publish("messages/metadata", {key: {"metadata": metadata}})
+        if is_chunk:
+            self.partial[key] = message if key not in self.partial else self.partial[key] + message
+            self.live.publish("messages/partial", [self.partial[key]])
+        elif key not in self.complete:
+            self.complete.add(key)
+            self.partial.pop(key, None)
+            self.live.publish("messages/complete", [message])
+
+    def _complete_from_state(self, values: Any) -> None:
+        messages = values.get("messages") if isinstance(values, dict) else None
+        if not isinstance(messages, list) or not self.partial:
+            return
+        for message in messages:
+            key = getattr(message, "id", None)
+            if key in self.partial and key not in self.complete:
+                self.complete.add(key)
+                del self.partial[key]
+                self.live.publish("messages/complete", [message])
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _on(thread_id: str | None) -> str:
+    return f" on thread {thread_id!r}" if thread_id is not None else ""
+
+
+def _name(mode: str, ns: tuple[str, ...] | list[str]) -> str:
+    return "|".join((mode, *ns)) if ns else mode
+
+
+def _encode(data: Any) -> bytes:
+    """JSON for an event, never failing: NaN/Infinity become null, lone surrogates are
+    escaped (text a node produced must not break the stream)."""
+    value = to_jsonable(data)
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        value = _finite(value)
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _position(live: _Live, last_event_id: str | None) -> int:
+    """Index in the buffer of the first event after ``last_event_id``."""
+    if last_event_id is None:
+        return len(live.events)
+    try:
+        after = int(last_event_id)
+    except ValueError:
+        return 0
+    for index, (seq, _event, _data) in enumerate(live.events):
+        if seq > after:
+            return index
+    return len(live.events)
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise WorkflowInputError(
+            f"{name} must be one of {', '.join(allowed)} (got {value!r})",
+            hint=f'e.g. {name}="{allowed[0]}"',
+        )
+    return value
+
+
+def _stream_modes(stream_mode: str | Iterable[str] | None) -> list[str]:
+    if stream_mode is None:
+        return ["values"]
+    modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
+    for mode in modes:
+        if mode not in STREAM_MODES:
+            raise WorkflowInputError(
+                f"stream_mode {mode!r} is not a stream mode",
+                hint=f"use one or more of: {', '.join(STREAM_MODES)}",
+            )
+    return list(dict.fromkeys(modes)) or ["values"]
+
+
+def _check_command(command: Any, input: Any) -> dict[str, Any] | None:
+    if command is None:
+        return None
+    if not isinstance(command, dict):
+        raise WorkflowInputError(
+            f"command must be an object with resume, goto or update (got {command!r})",
+            hint='e.g. {"resume": "yes"}',
+        )
+    unknown = sorted(set(command) - {"resume", "goto", "update"})
+    if unknown:
+        raise WorkflowInputError(
+            f"command has unknown key(s) {', '.join(repr(k) for k in unknown)}",
+            hint="a command takes resume, goto and update",
+        )
+    if input is not None:
+        raise WorkflowInputError(
+            "a run takes input or command, not both",
+            hint="send the resume value as command.resume and leave input out",
+        )
+    if all(command.get(k) is None for k in ("resume", "goto", "update")):
+        raise WorkflowInputError(
+            "command needs resume, goto or update",
+            hint='answer an interrupt with {"resume": value}',
+        )
+    return command
+
+
+def _command(command: dict[str, Any]) -> Any:
+    from langgraph.types import Command, Send
+
+    goto = command.get("goto")
+
+    def send(target: Any) -> Any:
+        if isinstance(target, dict) and "node" in target:
+            return Send(target["node"], target.get("input"))
+        return target
+
+    if isinstance(goto, list):
+        goto = [send(g) for g in goto]
+    elif goto is not None:
+        goto = send(goto)
+    kwargs: dict[str, Any] = {}
+    if command.get("resume") is not None:
+        kwargs["resume"] = command["resume"]
+    if goto is not None:
+        kwargs["goto"] = goto
+    if command.get("update") is not None:
+        update = command["update"]
+        if isinstance(update, list):
+            update = [tuple(u) if isinstance(u, list) else u for u in update]
+        kwargs["update"] = update
+    return Command(**kwargs)
+
+
+_FORK_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
+
+
+def _fork(checkpoint_id: str | None, checkpoint: dict[str, Any] | None) -> dict[str, Any] | None:
+    fork: dict[str, Any] = {}
+    if checkpoint:
+        if not isinstance(checkpoint, dict):
+            raise WorkflowInputError(
+                f"checkpoint must be an object (got {checkpoint!r})",
+                hint='e.g. {"checkpoint_id": "1ef..."}',
+            )
+        fork.update(
+            {
+                k: v
+                for k, v in checkpoint.items()
+                if k in ("checkpoint_id", "checkpoint_ns", "checkpoint_map") and v is not None
+            }
+        )
+    if checkpoint_id:
+        fork["checkpoint_id"] = checkpoint_id
+    if fork.get("checkpoint_ns"):
+        raise WorkflowInputError(
+            f"a run starts from a root checkpoint, not one of subgraph {fork['checkpoint_ns']!r}",
+            hint="fork from a checkpoint of the thread itself (checkpoint_ns empty)",
+        )
+    fork.pop("checkpoint_ns", None)
+    return fork or None
+
+
+_RESERVED = ("thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map", "run_id",
+             "graph_id", "assistant_id")  # fmt: skip
+
+
+def _check_config(config: Any) -> dict[str, Any]:
+    from lgp_lab.runtime.inputs import check_run_config
+
+    if isinstance(config, dict) and isinstance(config.get("configurable"), dict):
+        # What the server sets itself: clients (RemoteGraph, Studio) echo them back.
+        configurable = {k: v for k, v in config["configurable"].items() if k not in _RESERVED}
+        config = {**config, "configurable": configurable}
+    return dict(check_run_config(config))
+
+
+def _check_nodes(name: str, nodes: Any) -> None:
+    if nodes is None or nodes == "*":
+        return
+    if not isinstance(nodes, list | tuple) or not all(isinstance(n, str) for n in nodes):
+        raise WorkflowInputError(
+            f'{name} must be "*" or a list of node names (got {nodes!r})',
+            hint=f'e.g. {name}=["review"]',
+        )
+
+
+def _check_input(workflow: Any, input: Any) -> None:
+    from lgp_lab.runtime.inputs import check_input
+    from lgp_lab.runtime.loader import GraphFactory
+
+    graph = workflow.graph
+    if not isinstance(graph, GraphFactory):
+        check_input(graph, input, workflow.name)
+
+
+def _with_checkpoints(payload: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint chunk with ``checkpoint`` / ``parent_checkpoint`` as the Agent
+    Server adds them ({thread_id, checkpoint_ns, checkpoint_id, checkpoint_map})."""
+    return {
+        **payload,
+        "checkpoint": _checkpoint_of(payload.get("config")),
+        "parent_checkpoint": _checkpoint_of(payload.get("parent_config")),
+    }
+
+
+def _checkpoint_of(config: Any) -> dict[str, Any] | None:
+    conf = (config or {}).get("configurable") if isinstance(config, dict) else None
+    if not conf or "checkpoint_id" not in conf:
+        return None
+    return {
+        "thread_id": conf.get("thread_id"),
+        "checkpoint_ns": conf.get("checkpoint_ns", ""),
+        "checkpoint_id": conf.get("checkpoint_id"),
+        "checkpoint_map": conf.get("checkpoint_map"),
+    }
+
+
+def _final_values(values: Any, interrupts: list[Any]) -> Any:
+    out = to_jsonable(values) if values is not None else {}
+    if not isinstance(out, dict):
+        out = {"output": out}
+    if interrupts:
+        out["__interrupt__"] = to_jsonable(interrupts)
+    return out
+
+
+def _error_body(exc: BaseException) -> dict[str, Any]:
+    original = getattr(exc, "original", None) or exc.__cause__ or exc
+    message = getattr(exc, "message", None) or format_exception_only(exc)
+    return {"error": type(original).__name__, "message": message}
