@@ -611,6 +611,7 @@ class Runs:
         elif live.task is None:
             # Not started yet: it never runs. A rollback leaves no trace of it.
             live.run.status = "interrupted"
+            live.run.updated_at = _now()
             self._finish(live, None, deleted=action == "rollback")
 
     async def _work(self, thread_id: str) -> None:
@@ -619,16 +620,17 @@ class Runs:
         try:
             while lane:
                 live = lane[0]
-                if not live.finished:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(live.stored)
-                    if live.stored.exception() is None and not live.finished:
-                        live.task = asyncio.get_running_loop().create_task(
-                            self._execute(live), name=f"lgp-run-{live.run.run_id}"
-                        )
-                        await asyncio.wait({live.task})
-                    elif not live.finished:
-                        self._finish(live, None, deleted=True)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(live.stored)
+                if live.stored.exception() is not None:
+                    self._finish(live, None, deleted=True)  # never recorded: never ran
+                elif live.finished:
+                    await self._record_unstarted(live)  # cancelled while it waited
+                else:
+                    live.task = asyncio.get_running_loop().create_task(
+                        self._execute(live), name=f"lgp-run-{live.run.run_id}"
+                    )
+                    await asyncio.wait({live.task})
                 lane.popleft()
         except asyncio.CancelledError:
             for live in lane:
@@ -642,6 +644,18 @@ class Runs:
                 self._workers[thread_id] = asyncio.get_running_loop().create_task(
                     self._work(thread_id), name=f"lgp-runs-{thread_id}"
                 )
+
+    async def _record_unstarted(self, live: _Live) -> None:
+        store = await self.astore()
+        try:
+            if live.cancel_action == "rollback":
+                await store.delete(live.run.run_id)
+            else:
+                await store.set_status(
+                    live.run.run_id, live.run.status, live.run.updated_at.isoformat()
+                )
+        except Exception as exc:
+            self._lab.warn(f"run {live.run.run_id}: recording its cancellation failed: {exc}")
 
     async def _execute(self, live: _Live) -> None:
         run = live.run

@@ -1,0 +1,603 @@
+"""Agent Server runs, driven by the official ``langgraph_sdk`` clients (async and sync)
+and ``RemoteGraph`` against real uvicorn on 127.0.0.1 (a free port), on a real SQLite
+file. Chat models are langchain_core's fake ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import REPO, write
+
+from lgp_lab import Lab
+from lgp_lab.server.background import start_server
+
+pytest.importorskip("langgraph_sdk")
+from langgraph_sdk import get_client, get_sync_client
+from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
+
+LIST_GRAPH = """
+import operator
+from typing import Annotated
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+
+class S(TypedDict, total=False):
+    items: Annotated[list, operator.add]
+
+def a(state): return {"items": ["a"]}
+def b(state): return {"items": ["b"]}
+def c(state): return {"items": ["c"]}
+
+graph = StateGraph(S)
+graph.add_node(a); graph.add_node(b); graph.add_node(c)
+graph.add_edge(START, "a"); graph.add_edge("a", "b"); graph.add_edge("b", "c")
+graph.add_edge("c", END)
+"""
+
+# A chat graph: tokens from a fake chat model, a custom event, a subgraph, an interrupt.
+CHAT_GRAPH = """
+import itertools
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langgraph.config import get_stream_writer
+from langgraph.graph import StateGraph, START, END, MessagesState
+
+model = GenericFakeChatModel(messages=itertools.cycle([AIMessage("hello there friend")]))
+
+async def reply(state):
+    get_stream_writer()({"progress": "thinking"})
+    return {"messages": [await model.ainvoke(state["messages"])]}
+
+def note(state):
+    return {"messages": [AIMessage("noted", id="note-" + str(len(state["messages"])))]}
+
+sub = StateGraph(MessagesState)
+sub.add_node("note", note)
+sub.add_edge(START, "note")
+sub.add_edge("note", END)
+
+graph = StateGraph(MessagesState)
+graph.add_node("reply", reply)
+graph.add_node("inner", sub.compile())
+graph.add_edge(START, "reply")
+graph.add_edge("reply", "inner")
+graph.add_edge("inner", END)
+"""
+
+HITL_GRAPH = """
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+from langgraph.types import interrupt
+
+class S(TypedDict, total=False):
+    question: str
+    answer: str
+
+def ask(state):
+    return {"answer": interrupt({"question": state.get("question", "ok?")})}
+
+def done(state):
+    return {"answer": state["answer"] + "!"}
+
+graph = StateGraph(S)
+graph.add_node(ask); graph.add_node(done)
+graph.add_edge(START, "ask"); graph.add_edge("ask", "done"); graph.add_edge("done", END)
+"""
+
+# `first` is quick; `hold` waits (bounded) until the run is cancelled.
+SLOW_GRAPH = """
+import asyncio, operator
+from typing import Annotated
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+
+class S(TypedDict, total=False):
+    items: Annotated[list, operator.add]
+
+def first(state): return {"items": ["first"]}
+
+async def hold(state):
+    await asyncio.sleep(30)
+    return {"items": ["held"]}
+
+graph = StateGraph(S)
+graph.add_node(first); graph.add_node(hold)
+graph.add_edge(START, "first"); graph.add_edge("first", "hold"); graph.add_edge("hold", END)
+"""
+
+FAILING_GRAPH = """
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+
+class S(TypedDict, total=False):
+    input: str
+
+def boom(state):
+    raise ValueError("the model refused")
+
+graph = StateGraph(S)
+graph.add_node(boom)
+graph.add_edge(START, "boom"); graph.add_edge("boom", END)
+"""
+
+GRAPHS = {
+    "lists": LIST_GRAPH,
+    "chat": CHAT_GRAPH,
+    "hitl": HITL_GRAPH,
+    "slow": SLOW_GRAPH,
+    "failing": FAILING_GRAPH,
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Lab]]:
+    root = tmp_path_factory.mktemp("runs") / "proj"
+    shutil.copytree(REPO / "config", root / "config")
+    for name, text in GRAPHS.items():
+        write(root / "workflows" / f"{name}.py", text)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith(("LGP_", "LANGFUSE_")):
+                mp.delenv(name, raising=False)
+        mp.chdir(root)
+        with Lab(root=root, console=False) as lab:
+            handle = start_server(lab, [f"workflows/{n}.py" for n in GRAPHS], port=0)
+            yield handle.url, lab
+            handle.stop()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def collect(parts: Any) -> list[Any]:
+    return [part async for part in parts]
+
+
+def checkpoint_count(lab: Lab, thread_id: str) -> int:
+    with sqlite3.connect(lab.checkpoint_path) as db:
+        (n,) = db.execute(
+            "SELECT COUNT(*) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
+            (thread_id,),
+        ).fetchone()
+    return n
+
+
+# ---------------------------------------------------------------- create / wait / stream
+
+
+def test_wait_and_background_run_join_get_list(server) -> None:
+    url, _lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        thread = await client.threads.create()
+        tid = thread["thread_id"]
+        created: list[dict] = []
+        out = await client.runs.wait(
+            tid, "lists", input={"items": ["x"]}, on_run_created=created.append
+        )
+        assert out == {"items": ["x", "a", "b", "c"]}
+        assert created and created[0]["thread_id"] == tid  # from Content-Location
+
+        run = await client.runs.create(tid, "lists", input={"items": ["y"]}, metadata={"k": 1})
+        assert run["status"] in ("pending", "running") and run["thread_id"] == tid
+        assert run["multitask_strategy"] == "reject" and run["metadata"] == {"k": 1}
+        joined = await client.runs.join(tid, run["run_id"])
+        assert joined["items"] == ["x", "a", "b", "c", "y", "a", "b", "c"]
+        got = await client.runs.get(tid, run["run_id"])
+        assert got["status"] == "success" and got["assistant_id"] != "lists"
+        listed = await client.runs.list(tid)
+        assert listed[0]["run_id"] == run["run_id"] and len(listed) == 2
+        assert [r["status"] for r in await client.runs.list(tid, status="success")] == [
+            "success",
+            "success",
+        ]
+        # The thread records the graph and assistant of its runs, and is idle again.
+        info = await client.threads.get(tid)
+        assert info["metadata"]["graph_id"] == "lists"
+        assert info["metadata"]["assistant_id"] == got["assistant_id"]
+        assert info["status"] == "idle"
+
+        await client.runs.delete(tid, run["run_id"])
+        with pytest.raises(NotFoundError):
+            await client.runs.get(tid, run["run_id"])
+
+    run(main())
+
+
+def test_stream_every_mode(server) -> None:
+    url, _lab = server
+    modes = ["values", "updates", "messages-tuple", "messages", "custom", "debug", "tasks",
+             "checkpoints", "events"]  # fmt: skip
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+        parts = await collect(client.runs.stream(tid, "chat", input="hi", stream_mode=modes))
+        events = [p.event for p in parts]
+        assert events[0] == "metadata" and set(parts[0].data) == {"run_id", "attempt"}
+        assert events[-1] == "end"
+        for needed in ("values", "updates", "messages", "messages/metadata", "messages/partial",
+                       "messages/complete", "custom", "debug", "tasks", "checkpoints",
+                       "events"):  # fmt: skip
+            assert needed in events, needed
+        # messages-tuple: [chunk, metadata] token by token from the chat model.
+        tuples = [p.data for p in parts if p.event == "messages"]
+        tokens = "".join(m["content"] for m, _meta in tuples if m["type"] == "AIMessageChunk")
+        assert tokens == "hello there friend"
+        assert all(meta["langgraph_node"] == "reply" for m, meta in tuples
+                   if m["type"] == "AIMessageChunk")  # fmt: skip
+        partials = [p.data[0]["content"] for p in parts if p.event == "messages/partial"]
+        assert partials[-1] == "hello there friend" and len(partials) > 1
+        complete = [p.data[0] for p in parts if p.event == "messages/complete"]
+        assert any(m["content"] == "hello there friend" for m in complete)
+        assert {"progress": "thinking"} in [p.data for p in parts if p.event == "custom"]
+        debug = [p.data for p in parts if p.event == "debug" and p.data["type"] == "checkpoint"]
+        assert debug[-1]["payload"]["checkpoint"]["thread_id"] == tid
+        assert debug[-1]["payload"]["parent_checkpoint"]["checkpoint_id"]
+        final = [p.data for p in parts if p.event == "values"][-1]
+        assert [m["content"] for m in final["messages"]][-2:] == ["hello there friend", "noted"]
+        assert {p.data["name"] for p in parts if p.event == "tasks"} >= {"reply", "inner"}
+        assert any(p.data["event"] == "on_chat_model_stream" for p in parts
+                   if p.event == "events")  # fmt: skip
+
+        # A single mode as a string; subgraphs name their namespace.
+        sub = await collect(
+            client.runs.stream(tid, "chat", input="again", stream_mode="updates",
+                               stream_subgraphs=True)
+        )  # fmt: skip
+        names = [p.event for p in sub]
+        assert "updates" in names and any(n.startswith("updates|inner:") for n in names)
+
+    run(main())
+
+
+def test_join_stream_replays_after_last_event_id(server) -> None:
+    url, _lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+        run_ = await client.runs.create(
+            tid, "lists", input={"items": []}, stream_mode=["values", "updates"],
+            stream_resumable=True,
+        )  # fmt: skip
+        await client.runs.join(tid, run_["run_id"])
+        everything = await collect(client.runs.join_stream(tid, run_["run_id"], last_event_id="-1"))
+        names = [p.event for p in everything]
+        assert names[0] == "metadata" and names[-1] == "end"
+        assert [p.data for p in everything if p.event == "updates"] == [
+            {"a": {"items": ["a"]}}, {"b": {"items": ["b"]}}, {"c": {"items": ["c"]}},
+        ]  # fmt: skip
+        ids = [p.id for p in everything]
+        assert all(ids) and len(set(ids)) == len(ids)
+        rest = await collect(client.runs.join_stream(tid, run_["run_id"], last_event_id=ids[2]))
+        assert [p.id for p in rest] == ids[3:]
+        only = await collect(client.runs.join_stream(
+            tid, run_["run_id"], last_event_id="-1", stream_mode="updates"))  # fmt: skip
+        assert {p.event for p in only} == {"metadata", "updates", "end"}
+
+        # Joining a run in flight: its events from then on, to the end.
+        slow = await client.runs.create(tid, "slow", input={"items": []}, stream_mode="updates")
+        stream = client.runs.join_stream(tid, slow["run_id"])
+        await client.runs.cancel(tid, slow["run_id"])
+        seen = await collect(stream)
+        assert seen and seen[-1].event == "end" and seen[-1].data["status"] == "interrupted"
+
+    run(main())
+
+
+# ---------------------------------------------------------------- cancel
+
+
+async def _started(client: Any, tid: str, **kwargs: Any) -> tuple[str, Any]:
+    """Start the slow graph on ``tid``; return its run id once `first` has run."""
+    parts = client.runs.stream(tid, "slow", input={"items": []}, stream_mode="updates",
+                               on_disconnect="continue", **kwargs)  # fmt: skip
+    run_id = None
+    async for part in parts:
+        if part.event == "metadata":
+            run_id = part.data["run_id"]
+        if part.event == "updates" and "first" in part.data:
+            break
+    assert run_id is not None
+    return run_id, parts
+
+
+@pytest.mark.parametrize("action", ["interrupt", "rollback"])
+def test_cancel(server, action: str) -> None:
+    url, lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+        await client.runs.wait(tid, "lists", input={"items": ["before"]})
+        before = checkpoint_count(lab, tid)
+        run_id, parts = await _started(client, tid)
+        await client.runs.cancel(tid, run_id, wait=True, action=action)
+        await parts.aclose()
+        state = (await client.threads.get_state(tid))["values"]
+        if action == "interrupt":
+            assert (await client.runs.get(tid, run_id))["status"] == "interrupted"
+            assert state["items"][-1] == "first"  # what it checkpointed stays
+            assert checkpoint_count(lab, tid) > before
+        else:
+            with pytest.raises(NotFoundError):
+                await client.runs.get(tid, run_id)  # the run is gone ...
+            assert state["items"] == ["before", "a", "b", "c"]  # ... and what it wrote
+            assert checkpoint_count(lab, tid) == before
+        assert (await client.threads.get(tid))["status"] == "idle"
+        with pytest.raises(NotFoundError):
+            await client.runs.cancel(tid, "00000000-0000-0000-0000-000000000000")
+
+    run(main())
+
+
+def test_disconnect_cancels_unless_continue(server) -> None:
+    url, _lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+        parts = client.runs.stream(tid, "slow", input={"items": []}, stream_mode="updates")
+        async for part in parts:
+            if part.event == "metadata":
+                run_id = part.data["run_id"]
+                break
+        await parts.aclose()  # the client goes away: on_disconnect defaults to cancel
+        await client.runs.join(tid, run_id)
+        assert (await client.runs.get(tid, run_id))["status"] == "interrupted"
+
+        kept, parts = await _started(client, tid)  # on_disconnect="continue"
+        await parts.aclose()
+        assert (await client.runs.get(tid, kept))["status"] == "running"
+        await client.runs.cancel(tid, kept, wait=True)
+
+    run(main())
+
+
+# ---------------------------------------------------------------- multitask strategies
+
+
+def test_multitask_strategies(server) -> None:
+    url, lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+
+        first, parts = await _started(client, tid)
+        with pytest.raises(ConflictError) as refused:
+            await client.runs.create(tid, "lists", input={"items": ["no"]})
+        assert "already running" in str(refused.value)
+
+        queued = await client.runs.create(
+            tid, "lists", input={"items": ["queued"]}, multitask_strategy="enqueue"
+        )
+        assert (await client.runs.get(tid, queued["run_id"]))["status"] == "pending"
+        # interrupt: the slow run stops (keeping `first`), the queued run and this one run.
+        last = await client.runs.create(
+            tid, "lists", input={"items": ["interrupting"]}, multitask_strategy="interrupt"
+        )
+        state = await client.runs.join(tid, last["run_id"])
+        await parts.aclose()
+        assert (await client.runs.get(tid, first))["status"] == "interrupted"
+        assert (await client.runs.get(tid, queued["run_id"]))["status"] == "interrupted"
+        assert state["items"] == ["first", "interrupting", "a", "b", "c"]
+
+        # rollback: the run in flight and everything it wrote disappear.
+        before = checkpoint_count(lab, tid)
+        doomed, parts = await _started(client, tid)
+        replacement = await client.runs.wait(
+            tid, "lists", input={"items": ["rolled"]}, multitask_strategy="rollback"
+        )
+        await parts.aclose()
+        with pytest.raises(NotFoundError):
+            await client.runs.get(tid, doomed)
+        assert replacement["items"] == state["items"] + ["rolled", "a", "b", "c"]
+        assert checkpoint_count(lab, tid) == before + 5  # the replacement's own: input..c
+
+    run(main())
+
+
+def test_concurrent_enqueue_keeps_every_update_and_reject_loses_none(server) -> None:
+    url, lab = server
+
+    async def clients(tid: str, strategy: str) -> list[Any]:
+        async def one(client_no: int) -> list[Any]:
+            client = get_client(url=url)
+            out = []
+            for i in range(20):
+                try:
+                    await client.runs.wait(
+                        tid, "lists", input={"items": [f"{client_no}-{i}"]},
+                        multitask_strategy=strategy,
+                    )  # fmt: skip
+                    out.append(f"{client_no}-{i}")
+                except httpx.HTTPStatusError as exc:  # runs.wait raises the plain httpx error
+                    assert exc.response.status_code == 409, exc.response.text
+                    out.append(409)
+            return out
+
+        return [r for rs in await asyncio.gather(*(one(n) for n in range(16))) for r in rs]
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+        accepted = await clients(tid, "enqueue")
+        assert 409 not in accepted and len(accepted) == 320
+        items = (await client.threads.get_state(tid))["values"]["items"]
+        assert sorted(i for i in items if "-" in i) == sorted(accepted)
+        # Zero forks: every checkpoint but the first has its predecessor as parent.
+        with sqlite3.connect(lab.checkpoint_path) as db:
+            rows = db.execute(
+                "SELECT checkpoint_id, parent_checkpoint_id FROM checkpoints "
+                "WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id",
+                (tid,),
+            ).fetchall()
+        assert all(parent == prev for (_, parent), (prev, _) in zip(rows[1:], rows, strict=False))
+        assert len(rows) == 320 * 5
+
+        tid2 = (await client.threads.create())["thread_id"]
+        outcome = await clients(tid2, "reject")
+        ok = [o for o in outcome if o != 409]
+        assert 409 in outcome and ok
+        items = (await client.threads.get_state(tid2))["values"]["items"]
+        assert sorted(i for i in items if "-" in i) == sorted(ok)  # every 200 is in
+
+    run(main())
+
+
+# ---------------------------------------------------------------- interrupts, forks
+
+
+def test_interrupt_resumed_with_command_sync_client(server) -> None:
+    url, _lab = server
+    client = get_sync_client(url=url)
+    tid = client.threads.create()["thread_id"]
+    out = client.runs.wait(tid, "hitl", input={"question": "ship it?"})
+    assert out["__interrupt__"][0]["value"] == {"question": "ship it?"}
+    assert client.threads.get(tid)["status"] == "interrupted"
+    runs = client.runs.list(tid)
+    assert runs[0]["status"] == "interrupted"
+    parts = list(client.runs.stream(tid, "hitl", command={"resume": "yes"},
+                                    stream_mode="values"))  # fmt: skip
+    assert parts[-2].event == "values" and parts[-2].data["answer"] == "yes!"
+    assert client.threads.get(tid)["status"] == "idle"
+    # Nothing to resume now: the run fails with a clear error.
+    with pytest.raises(Exception, match="not waiting on an interrupt"):
+        client.runs.wait(tid, "hitl", command={"resume": "again"})
+
+
+def test_fork_from_checkpoint(server) -> None:
+    url, _lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+        await client.runs.wait(tid, "lists", input={"items": ["one"]})
+        await client.runs.wait(tid, "lists", input={"items": ["two"]})
+        history = await client.threads.get_history(tid, limit=50)
+        after_first = next(
+            h for h in history if h["values"].get("items") == ["one", "a", "b", "c"]
+            and not h["next"]
+        )  # fmt: skip
+        forked = await client.runs.wait(
+            tid, "lists", input={"items": ["fork"]},
+            checkpoint_id=after_first["checkpoint"]["checkpoint_id"],
+        )  # fmt: skip
+        assert forked["items"] == ["one", "a", "b", "c", "fork", "a", "b", "c"]
+        oldest = history[-1]["checkpoint"]["checkpoint_id"]
+        again = await client.runs.wait(
+            tid, "lists", input=None, checkpoint={"checkpoint_id": oldest}
+        )
+        assert again["items"][0] == "one"
+
+    run(main())
+
+
+# ---------------------------------------------------------------- stateless, errors
+
+
+def test_stateless_runs(server) -> None:
+    url, lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        created: list[dict] = []
+        out = await client.runs.wait(None, "lists", input={"items": ["s"]},
+                                     on_run_created=created.append)  # fmt: skip
+        assert out == {"items": ["s", "a", "b", "c"]}
+        assert created[0]["thread_id"] is None
+        parts = await collect(client.runs.stream(None, "lists", input={"items": ["t"]}))
+        assert parts[0].event == "metadata" and parts[-1].event == "end"
+        assert parts[-2].data == {"items": ["t", "a", "b", "c"]}
+        kept = await client.runs.create(None, "lists", input={"items": ["k"]},
+                                        on_completion="keep")  # fmt: skip
+        assert (await client.runs.join(kept["thread_id"], kept["run_id"]))["items"][0] == "k"
+        assert (await client.threads.get(kept["thread_id"]))["values"]["items"][0] == "k"
+
+    run(main())
+    with sqlite3.connect(lab.checkpoint_path) as db:
+        rows = db.execute("SELECT COUNT(DISTINCT thread_id) FROM checkpoints").fetchone()
+        temp = db.execute(
+            "SELECT COUNT(*) FROM checkpoints WHERE checkpoint_id IN "
+            "(SELECT checkpoint_id FROM checkpoints WHERE metadata LIKE '%\"s\"%')"
+        ).fetchone()
+    assert rows[0] >= 1 and temp == (0,)
+
+
+def test_errors(server) -> None:
+    url, _lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+        with pytest.raises(Exception, match="the model refused"):
+            await client.runs.wait(tid, "failing", input={"input": "x"})
+        out = await client.runs.wait(tid, "failing", input={"input": "x"}, raise_error=False)
+        assert out["__error__"]["error"] == "ValueError"
+        assert "node 'boom'" in out["__error__"]["message"]
+        parts = await collect(client.runs.stream(tid, "failing", input={"input": "x"}))
+        assert [p.event for p in parts][-2:] == ["error", "end"]
+        assert (await client.threads.get(tid))["status"] == "error"
+        assert (await client.runs.list(tid))[0]["status"] == "error"
+
+        with pytest.raises(NotFoundError, match="assistant 'nope' not found"):
+            await client.runs.create(tid, "nope", input={})
+        with pytest.raises(NotFoundError, match="thread 'missing-thread' not found"):
+            await client.runs.create("missing-thread", "lists", input={})
+        with pytest.raises(httpx.HTTPStatusError, match="404"):
+            await client.runs.wait("missing-thread", "lists", input={})
+        out = await client.runs.wait("made-here", "lists", input={}, if_not_exists="create")
+        assert out == {"items": ["a", "b", "c"]}
+        with pytest.raises(UnprocessableEntityError, match="stream_mode 'bogus'"):
+            await collect(client.runs.stream(tid, "lists", input={}, stream_mode="bogus"))
+        with pytest.raises(UnprocessableEntityError, match="multitask_strategy"):
+            await client.runs.create(tid, "lists", input={}, multitask_strategy="later")
+        with pytest.raises(UnprocessableEntityError, match="unknown key"):
+            await client.runs.create(tid, "lists", input={"nope": 1})
+        with pytest.raises(UnprocessableEntityError, match="action"):
+            await client.runs.cancel(tid, "00000000-0000-0000-0000-000000000000",
+                                     action="explode")  # type: ignore[arg-type]  # fmt: skip
+
+    run(main())
+    raw = httpx.post(f"{url}/threads/x/runs", json={"input": {}})
+    assert raw.status_code == 422 and raw.json()["detail"]
+
+
+# ---------------------------------------------------------------- RemoteGraph
+
+
+def test_remote_graph_as_a_node(server) -> None:
+    url, _lab = server
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.pregel.remote import RemoteGraph
+    from typing_extensions import TypedDict
+
+    class S(TypedDict, total=False):
+        items: list
+
+    remote = RemoteGraph("lists", url=url)
+    local = StateGraph(S)
+    local.add_node("remote", remote)
+    local.add_node("after", lambda s: {"items": [*s["items"], "local"]})
+    local.add_edge(START, "remote")
+    local.add_edge("remote", "after")
+    local.add_edge("after", END)
+    app = local.compile(checkpointer=InMemorySaver())
+    out = app.invoke({"items": ["r"]}, {"configurable": {"thread_id": "remote-parent"}})
+    assert out["items"] == ["r", "a", "b", "c", "local"]
+    # Streamed through the remote graph, as a plain graph.
+    chunks = list(remote.stream({"items": []}, stream_mode="updates"))
+    assert [next(iter(c)) for c in chunks] == ["a", "b", "c"]
