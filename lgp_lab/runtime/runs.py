@@ -65,6 +65,8 @@ _ACTIVE = ("pending", "running")
 # Finished resumable runs whose events stay replayable (Last-Event-ID), and for how long.
 _KEEP_FINISHED = 256
 _KEEP_FINISHED_S = 900.0
+# Threads remembered as stamped with their graph (skips a write per run).
+_STAMPED_MAX = 10_000
 # The LangGraph modes every run streams for itself (final state, interrupts).
 _ALWAYS = ("values", "updates")
 
@@ -218,6 +220,8 @@ class Runs:
         self._lanes: dict[str, collections.deque[_Live]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._finished: collections.OrderedDict[str, _Live] = collections.OrderedDict()
+        # Threads whose record already names (graph_id, assistant_id), newest last.
+        self._stamped: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
         self._closing = False
 
     # ------------------------------------------------------------------ store
@@ -406,12 +410,17 @@ class Runs:
         try:
             store = await self.astore()
             await store.put(run._row())
-            if not temporary:
+            stamp = (graph_name, assistant_id)
+            if not temporary and (inflight or self._stamped.get(thread_id) != stamp):
+                # Queued, or the thread does not name this graph yet. A run that starts
+                # at once on a stamped thread needs no write: it reads `busy` while it
+                # is in flight (lab.sessions.active), and its end is recorded.
                 await self._touch(
                     thread_id,
                     metadata={"graph_id": graph_name, "assistant_id": assistant_id},
                     status="busy",
                 )
+                self._stamp(thread_id, stamp)
         except BaseException as exc:
             live.stored.set_exception(exc if isinstance(exc, Exception) else LgpError("cancelled"))
             raise
@@ -582,6 +591,7 @@ class Runs:
         """Cancel a thread's runs and delete their records (the thread is going away)."""
         if not self._lab._on_engine():
             return await self._lab._hop(self.adelete_thread(thread_id))
+        self._stamped.pop(thread_id, None)
         lane = list(self._lanes.get(thread_id) or ())
         for live in lane:
             self._cancel_live(live, "interrupt")
@@ -666,7 +676,8 @@ class Runs:
         status = "error"
         error: BaseException | None = None
         try:
-            await store.set_status(run.run_id, "running", run.updated_at.isoformat())
+            # "running" lives in memory only: the row is written when the run is created
+            # and when it ends (one write fewer per run; leases are a later store's).
             interrupts = await self._drive(live)
             status = "interrupted" if interrupts else "success"
             result = _final_values(live.values, interrupts)
@@ -711,6 +722,12 @@ class Runs:
         if live.resumable:
             self._finished[run.run_id] = live
             self._trim_finished()
+
+    def _stamp(self, thread_id: str, stamp: tuple[str, str]) -> None:
+        self._stamped[thread_id] = stamp
+        self._stamped.move_to_end(thread_id)
+        while len(self._stamped) > _STAMPED_MAX:
+            self._stamped.popitem(last=False)
 
     def _trim_finished(self) -> None:
         deadline = time.monotonic() - _KEEP_FINISHED_S
@@ -922,6 +939,7 @@ class Runs:
             await touch(thread_id, **changes)
 
     async def _drop_thread(self, thread_id: str) -> None:
+        self._stamped.pop(thread_id, None)
         records = getattr(self._lab, "thread_records", None)
         store = await self.astore()
         await store.delete_thread(thread_id)

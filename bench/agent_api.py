@@ -1,0 +1,199 @@
+"""The LangGraph Agent Server API under the official SDK, against one 3-node graph, all
+measured in the same run.
+
+- ``client.runs.wait`` p50 overhead over in-process ``Lab.arun`` (same graph, same file);
+- throughput at concurrency 8 and 32, each op ``threads.create`` + ``runs.wait``, with
+  error counts;
+- first streamed event latency (``runs.stream``: the ``metadata`` event, and the first
+  ``values``).
+
+The server is a real ``lgp-lab serve`` subprocess on 127.0.0.1; the load comes from
+``langgraph_sdk`` (as users run it) in this process. Targets: overhead <= 3 ms,
+throughput >= 2x ``langgraph dev`` (82-97 runs/s on this machine) with 0 errors.
+
+    python bench/agent_api.py [--seconds 4] [--runs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+LANGGRAPH_DEV_RUNS_PER_S = 82.0  # c=8, langgraph-cli 0.4.40 / langgraph-api 0.16.7 here
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_project() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="lgp-agent-api-"))
+    (root / "workflows").mkdir()
+    (root / "config").mkdir()
+    shutil.copy(HERE / "_graphs.py", root / "workflows" / "_graphs.py")
+    (root / "workflows" / "three.py").write_text(
+        "from _graphs import make_builder\nworkflow = make_builder(3)\n"
+    )
+    (root / "workflows" / "config.yaml").write_text("workflows:\n  three:\n    path: three.py\n")
+    (root / "config" / "experiment.yaml").write_text(
+        "server:\n  rate_limit_per_minute: 0\nobservability:\n  console: false\n"
+    )
+    return root
+
+
+def arun_p50(root: Path, runs: int) -> float:
+    """In-process ``Lab.arun`` on one thread (the baseline), seconds."""
+    from lgp_lab import Lab
+
+    with Lab(root=root, console=False) as lab:
+        wf = lab.load("three")
+        samples = []
+        for _ in range(runs + 20):
+            t0 = time.perf_counter()
+            lab.engine.call(lab.arun(wf, {"input": "x"}, thread_id="baseline"))
+            samples.append(time.perf_counter() - t0)
+        return statistics.median(samples[20:])
+
+
+async def sdk_wait_p50(url: str, runs: int) -> tuple[float, float]:
+    """``runs.wait`` p50 on one thread, and the ``/workflows/.../invoke`` p50 beside it."""
+    from langgraph_sdk import get_client
+
+    client = get_client(url=url, api_key=None)
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    for _ in range(20):
+        await client.runs.wait(tid, "three", input={"input": "x"})
+    waits = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = await client.runs.wait(tid, "three", input={"input": "x"})
+        waits.append(time.perf_counter() - t0)
+        assert out["output"] == "n2:x", out
+    invokes = []
+    async with httpx.AsyncClient(base_url=url, timeout=30) as raw:
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            r = await raw.post("/workflows/three/invoke", json={"input": "x", "thread_id": tid})
+            invokes.append(time.perf_counter() - t0)
+            assert r.status_code == 200, r.text
+    return statistics.median(waits), statistics.median(invokes)
+
+
+async def first_event(url: str, runs: int) -> tuple[float, float]:
+    """p50 from sending ``runs.stream`` to its first event, and to its first ``values``."""
+    from langgraph_sdk import get_client
+
+    client = get_client(url=url, api_key=None)
+    tid = (await client.threads.create())["thread_id"]
+    firsts, values = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        seen_first = seen_values = None
+        async for part in client.runs.stream(tid, "three", input={"input": "x"}):
+            now = time.perf_counter() - t0
+            if seen_first is None:
+                seen_first = now
+            if part.event == "values" and seen_values is None:
+                seen_values = now
+        assert seen_first is not None and seen_values is not None
+        firsts.append(seen_first)
+        values.append(seen_values)
+    return statistics.median(firsts), statistics.median(values)
+
+
+async def load(url: str, concurrency: int, seconds: float) -> tuple[int, int, float]:
+    """``threads.create`` + ``runs.wait`` per op, ``concurrency`` workers for ``seconds``."""
+    from langgraph_sdk import get_client
+
+    ok = errors = 0
+    deadline = time.perf_counter() + seconds
+    client = get_client(url=url, api_key=None)
+
+    async def worker() -> None:
+        nonlocal ok, errors
+        while time.perf_counter() < deadline:
+            try:
+                tid = (await client.threads.create())["thread_id"]
+                out = await client.runs.wait(tid, "three", input={"input": "x"})
+                good = isinstance(out, dict) and out.get("output") == "n2:x"
+                ok += good
+                errors += not good
+            except Exception:
+                errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ok, errors, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+
+    root = make_project()
+    baseline = arun_p50(root, args.runs)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LGP_", "LANGFUSE_"))}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lgp_lab", "serve", "three", "--env", "experiment",
+         "--port", str(port)],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.perf_counter() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.perf_counter() > deadline or server.poll() is not None:
+                raise RuntimeError("the server did not answer /ok within 30 s")
+            time.sleep(0.02)
+        wait_p50, invoke_p50 = asyncio.run(sdk_wait_p50(url, args.runs))
+        first_p50, values_p50 = asyncio.run(first_event(url, min(args.runs, 100)))
+        results = {c: asyncio.run(load(url, c, args.seconds)) for c in (8, 32)}
+    finally:
+        server.terminate()
+        server.wait(15)
+        shutil.rmtree(root, ignore_errors=True)
+
+    ms = 1000
+    print(f"Lab.arun in-process p50:        {baseline * ms:6.2f} ms")
+    print(f"SDK runs.wait p50:              {wait_p50 * ms:6.2f} ms")
+    print(f"POST /workflows/three/invoke:   {invoke_p50 * ms:6.2f} ms   (same server, reference)")
+    print(
+        f"runs.wait overhead over arun:   {(wait_p50 - baseline) * ms:6.2f} ms   (target <= 3 ms)"
+    )
+    print(f"runs.stream first event p50:    {first_p50 * ms:6.2f} ms   (metadata)")
+    print(f"runs.stream first values p50:   {values_p50 * ms:6.2f} ms")
+    for c, (ok, errors, elapsed) in results.items():
+        print(
+            f"threads.create + runs.wait c={c:<2}: {ok / elapsed:7.1f} runs/s, {errors} errors "
+            f"({ok} runs in {elapsed:.1f} s)"
+        )
+    ratio = results[8][0] / results[8][2] / LANGGRAPH_DEV_RUNS_PER_S
+    print(f"ratio: {ratio:.2f} (c=8 throughput / langgraph dev {LANGGRAPH_DEV_RUNS_PER_S:.0f})")
+
+
+if __name__ == "__main__":
+    main()
