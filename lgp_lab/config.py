@@ -47,6 +47,8 @@ _BUILTIN: dict[str, Any] = {
     "server": {"api_key": "${LGP_API_KEY}"},
 }
 ENV_VAR = "LGP_ENV"
+_LOCAL_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*")
+_CORS_EXPOSE = ("Content-Location", "Location", "X-Pagination-Total", "X-Pagination-Next")
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -76,6 +78,12 @@ class ServerConfig(_Section):
     environments, which then refuse to start without a key. ``rate_limit_per_minute``
     defaults to off (0) in ``experiment`` and to 100 elsewhere.
 
+    ``cors_origins`` lists the browser origins (a comma-separated string or a list;
+    ``*`` inside a pattern, as in ``http://localhost:*``; ``*`` alone allows any) that
+    may call the API, as Agent Chat UI or a ``useStream`` page on another origin does;
+    unset, it is this machine's pages in ``experiment`` and none elsewhere.
+    ``cors_expose_headers`` are the response headers such a page may read.
+
     ``forwarded_allow_ips`` lists the reverse proxies (addresses or CIDR networks, a
     comma-separated string or a list; ``*`` trusts any peer) whose ``X-Forwarded-For`` /
     ``X-Forwarded-Proto`` headers set the client address. Unset (the default), proxy
@@ -90,10 +98,21 @@ class ServerConfig(_Section):
     rate_limit_per_minute: int | None = Field(default=None, ge=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     forwarded_allow_ips: str | list[str] | None = None
+    cors_origins: str | list[str] | None = None
+    cors_expose_headers: list[str] = Field(default_factory=lambda: list(_CORS_EXPOSE))
 
     def keys(self) -> list[str]:
         """Every configured, non-empty API key."""
         return [k for k in [self.api_key, *self.api_keys] if k]
+
+    def allowed_origins(self, environment: str = "experiment") -> list[str]:
+        """The browser origins allowed to call the API (CORS). Unset: this machine's
+        pages on any port in ``experiment``, none elsewhere; ``*`` allows any."""
+        value = self.cors_origins
+        if value is None:
+            return list(_LOCAL_ORIGINS) if environment == DEFAULT_ENV else []
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return [item.strip() for item in items if item and item.strip()]
 
     def trusted_proxies(self) -> list[str]:
         """The proxy addresses whose forwarded headers are trusted (empty: none)."""

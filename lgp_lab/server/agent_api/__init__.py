@@ -1,0 +1,157 @@
+"""The LangGraph Agent Server API: the routes the official clients call.
+
+``langgraph_sdk`` (Python and JS), ``RemoteGraph``, Agent Chat UI and ``useStream`` speak
+this API; serving it makes ``lgp-lab serve`` and ``%lgp_serve`` a server for them, on the
+same live workflows and threads as the notebook. Routes are thin: threads live in
+:mod:`lgp_lab.runtime.threads`, runs in :mod:`lgp_lab.runtime.runs`, state reads and
+writes go to the workflow's own compiled graph.
+
+Errors are JSON ``{"detail": message, "error": message, "status": N}``: the SDK reports
+``detail``, the rest of this server's API uses ``error``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from fastapi import APIRouter
+
+from lgp_lab import __version__
+
+__all__ = [
+    "ApiError",
+    "api_error_response",
+    "build_public_router",
+    "build_router",
+    "graph_for",
+    "resolve_graph_id",
+]
+
+
+class ApiError(Exception):
+    """An Agent Server API error: its HTTP status and a message naming the thing."""
+
+    def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.hint = hint
+
+
+def api_error_response(exc: ApiError) -> Any:
+    """The JSON response of an :class:`ApiError`."""
+    from lgp_lab.server.app import SafeJSONResponse
+
+    body: dict[str, Any] = {"detail": exc.message, "error": exc.message, "status": exc.status}
+    if exc.hint:
+        body["hint"] = exc.hint
+    return SafeJSONResponse(body, status_code=exc.status)
+
+
+def build_public_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
+    """``GET /ok`` and ``GET /info``: what a client probes before it authenticates."""
+    router = APIRouter(tags=["agent server"])
+
+    @router.get("/ok")
+    async def ok() -> dict[str, Any]:
+        """Liveness, as the Agent Server answers it."""
+        return {"ok": True}
+
+    @router.get("/info")
+    async def info() -> dict[str, Any]:
+        """Server version and feature flags (Agent Chat UI checks this first)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            langgraph_version = version("langgraph")
+        except PackageNotFoundError:  # pragma: no cover - langgraph is a dependency
+            langgraph_version = None
+        return {
+            "version": __version__,
+            "langgraph_py_version": langgraph_version,
+            "flags": {"assistants": True, "crons": False, "langsmith": False},
+            "host": {"kind": "lgp_lab", "environment": lab.environment},
+            "graphs": sorted(served),
+        }
+
+    return router
+
+
+def build_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
+    """Every authenticated Agent Server route: assistants, threads, store, and runs
+    (``lgp_lab.server.agent_api.runs``) when that module is present."""
+    from lgp_lab.server.agent_api.assistants import build_assistants_router
+    from lgp_lab.server.agent_api.store import build_store_router
+    from lgp_lab.server.agent_api.threads import build_threads_router
+
+    router = APIRouter()
+    router.include_router(build_assistants_router(lab, served))
+    # Runs first: `/threads/{id}/runs...` must not be shadowed by any thread route.
+    try:
+        from lgp_lab.server.agent_api.runs import build_runs_router
+    except ImportError as exc:
+        if exc.name != "lgp_lab.server.agent_api.runs":
+            raise  # a real import error inside runs.py must not be hidden
+    else:
+        router.include_router(build_runs_router(lab, served))
+    router.include_router(build_threads_router(lab, served))
+    router.include_router(build_store_router(lab))
+    return router
+
+
+def resolve_graph_id(served: Mapping[str, Any], assistant_id: str) -> str:
+    """The served graph an assistant id (or a graph id, as langgraph-api accepts) names.
+
+    Raises:
+        ApiError: 404 naming the id and the served graphs.
+    """
+    from lgp_lab.runtime.threads import assistant_id_for
+
+    if assistant_id in served:
+        return assistant_id
+    for name in served:
+        if assistant_id_for(name) == assistant_id:
+            return name
+    known = ", ".join(f"{n} ({assistant_id_for(n)})" for n in sorted(served)) or "(none)"
+    raise ApiError(404, f"assistant {assistant_id!r} not found; served: {known}")
+
+
+async def workflow_for(lab: Any, served: Mapping[str, Any], name: str) -> Any:
+    """The Workflow named ``name``: a served one, one this Lab has loaded, or a graph the
+    project declares. Never a path: a name comes from a client (thread metadata).
+
+    Raises:
+        ApiError: 404 when no workflow has that name here.
+    """
+    workflow = served.get(name)
+    if workflow is not None:
+        return workflow
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or ":" in name:
+        raise ApiError(404, f"graph {name!r} not found", hint=_served_hint(served))
+    if name in lab.workflows or name in lab.project_graphs():
+        try:
+            return await lab.aload(name)
+        except Exception as exc:
+            raise ApiError(
+                409, f"graph {name!r} cannot be loaded: {exc}", hint=_served_hint(served)
+            ) from exc
+    raise ApiError(404, f"graph {name!r} not found", hint=_served_hint(served))
+
+
+@contextlib.asynccontextmanager
+async def graph_for(workflow: Any, config: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+    """The compiled graph of ``workflow`` (a factory is built for ``config``)."""
+    from lgp_lab.runtime.loader import GraphFactory
+
+    graph = workflow.graph
+    if isinstance(graph, GraphFactory):
+        async with graph.instance(config or {"configurable": {}}) as built:
+            yield built
+        return
+    yield graph
+
+
+def _served_hint(served: Mapping[str, Any]) -> str:
+    return f"served graphs: {', '.join(sorted(served)) or '(none)'}"

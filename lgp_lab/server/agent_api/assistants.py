@@ -1,0 +1,224 @@
+"""Assistants: one system assistant per served graph, as ``langgraph dev`` has.
+
+Its id is the uuid5 langgraph-api derives from the graph id, so a client configured for
+``langgraph dev`` finds the same assistant here; the graph id itself is accepted
+wherever an assistant id is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.runtime.threads import assistant_id_for, contains
+from lgp_lab.server.agent_api import ApiError, graph_for, resolve_graph_id
+
+__all__ = ["assistant_id_for", "build_assistants_router", "graph_schemas"]
+
+_SORT_KEYS = ("assistant_id", "graph_id", "name", "created_at", "updated_at")
+
+
+class AssistantSearch(BaseModel):
+    """``POST /assistants/search`` (and ``/count``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    metadata: dict[str, Any] | None = None
+    graph_id: str | None = None
+    name: str | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+    sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] | None = None
+    sort_order: Literal["asc", "desc"] | None = None
+    select: list[str] | None = None
+
+
+def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
+    """The ``/assistants`` routes over ``served`` (name -> live Workflow handle)."""
+    router = APIRouter(prefix="/assistants", tags=["assistants"])
+    first_seen = {name: wf.loaded_at for name, wf in served.items()}
+
+    def describe() -> dict[str, str]:
+        try:
+            return dict(lab.project_graphs())
+        except Exception:  # a broken config must not hide the served graphs
+            return {}
+
+    def assistant(name: str, descriptions: dict[str, str] | None = None) -> dict[str, Any]:
+        workflow = served[name]
+        text = (descriptions if descriptions is not None else describe()).get(name) or None
+        return {
+            "assistant_id": assistant_id_for(name),
+            "graph_id": name,
+            "config": {},
+            "context": {},
+            "created_at": _iso(first_seen.get(name, workflow.loaded_at)),
+            "updated_at": _iso(workflow.loaded_at),
+            "metadata": {"created_by": "system"},
+            "version": 1,
+            "name": name,
+            "description": text,
+        }
+
+    def matching(body: AssistantSearch) -> list[dict[str, Any]]:
+        descriptions = describe()
+        found = [assistant(name, descriptions) for name in served]
+        if body.graph_id:
+            found = [a for a in found if a["graph_id"] == body.graph_id]
+        if body.name:
+            found = [a for a in found if body.name.lower() in a["name"].lower()]
+        if body.metadata:
+            found = [a for a in found if contains(a["metadata"], body.metadata)]
+        return found
+
+    @router.post("/search")
+    async def search(response: Response, body: AssistantSearch | None = None) -> list[dict]:
+        """Assistants matching ``graph_id``, ``name`` (substring) and ``metadata``."""
+        body = body or AssistantSearch()
+        found = matching(body)
+        key = body.sort_by or "created_at"
+        found.sort(key=lambda a: (a[key], a["name"]), reverse=body.sort_order != "asc")
+        page = found[body.offset : body.offset + body.limit]
+        response.headers["X-Pagination-Total"] = str(len(found))
+        if body.offset + body.limit < len(found):
+            response.headers["X-Pagination-Next"] = str(body.offset + body.limit)
+        if body.select:
+            page = [{k: a[k] for k in body.select if k in a} for a in page]
+        return page
+
+    @router.post("/count")
+    async def count(body: AssistantSearch | None = None) -> int:
+        """How many assistants match the filters."""
+        return len(matching(body or AssistantSearch()))
+
+    @router.get("/{assistant_id}")
+    async def get(assistant_id: str) -> dict[str, Any]:
+        """One assistant, by assistant id or graph id."""
+        return assistant(resolve_graph_id(served, assistant_id))
+
+    @router.post("/{assistant_id}/versions")
+    async def versions(assistant_id: str) -> list[dict[str, Any]]:
+        """A system assistant has one version."""
+        found = assistant(resolve_graph_id(served, assistant_id))
+        return [{k: v for k, v in found.items() if k != "updated_at"}]
+
+    @router.get("/{assistant_id}/graph")
+    async def graph(assistant_id: str, xray: str = "false") -> dict[str, Any]:
+        """The graph's drawable form (nodes and edges); ``xray`` (true or a depth)
+        expands subgraphs."""
+        name = resolve_graph_id(served, assistant_id)
+        depth = _xray(xray)
+        async with graph_for(served[name]) as compiled:
+            drawn = await asyncio.to_thread(lambda: compiled.get_graph(xray=depth).to_json())
+        return to_jsonable(drawn)
+
+    @router.get("/{assistant_id}/schemas")
+    async def schemas(assistant_id: str) -> dict[str, Any]:
+        """JSON schemas of the graph's input, output, state, config and context."""
+        name = resolve_graph_id(served, assistant_id)
+        async with graph_for(served[name]) as compiled:
+            return await asyncio.to_thread(graph_schemas, compiled, name)
+
+    @router.get("/{assistant_id}/subgraphs")
+    async def subgraphs(assistant_id: str, recurse: bool = False) -> dict[str, Any]:
+        """The schemas of each subgraph, by namespace."""
+        return await _subgraphs(assistant_id, None, recurse)
+
+    @router.get("/{assistant_id}/subgraphs/{namespace}")
+    async def subgraphs_in(assistant_id: str, namespace: str, recurse: bool = False) -> dict:
+        """The schemas of the subgraphs under ``namespace``."""
+        return await _subgraphs(assistant_id, namespace, recurse)
+
+    async def _subgraphs(assistant_id: str, namespace: str | None, recurse: bool) -> dict:
+        name = resolve_graph_id(served, assistant_id)
+        async with graph_for(served[name]) as compiled:
+            found = [
+                (ns, sub)
+                async for ns, sub in compiled.aget_subgraphs(namespace=namespace, recurse=recurse)
+            ]
+            return {
+                ns: await asyncio.to_thread(graph_schemas, sub, name, with_id=False)
+                for ns, sub in found
+            }
+
+    return router
+
+
+def graph_schemas(graph: Any, graph_id: str, *, with_id: bool = True) -> dict[str, Any]:
+    """``{graph_id, input_schema, output_schema, state_schema, config_schema,
+    context_schema}`` of a compiled graph (``None`` where a schema cannot be made)."""
+    out: dict[str, Any] = {"graph_id": graph_id} if with_id else {}
+    out["input_schema"] = _try(graph.get_input_jsonschema)
+    out["output_schema"] = _try(graph.get_output_jsonschema)
+    out["state_schema"] = _try(lambda: _state_schema(graph))
+    context = getattr(graph, "get_context_jsonschema", None)
+    out["context_schema"] = _try(context) if callable(context) else None
+    out["config_schema"] = _try(lambda: _config_schema(graph))
+    return out
+
+
+def _state_schema(graph: Any) -> dict[str, Any] | None:
+    """Every state channel with the type its updates take, as langgraph-api builds it."""
+    from pydantic import TypeAdapter, create_model
+
+    fields: dict[str, Any] = {}
+    channels = getattr(graph, "stream_channels_list", None) or []
+    for key in channels:
+        if key.startswith("__"):
+            continue
+        kind = getattr(graph.channels.get(key), "UpdateType", Any)
+        try:
+            TypeAdapter(kind).json_schema()
+        except Exception:
+            kind = Any
+        fields[key] = (kind, None)
+    if not fields:
+        return None
+    model = create_model(graph.get_name("State"), **fields)
+    return model.model_json_schema()
+
+
+def _config_schema(graph: Any) -> dict[str, Any] | None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # config_schema is deprecated for context_schema
+        schema = graph.get_config_jsonschema()
+    properties = schema.get("properties") or {}
+    if not properties or (set(properties) == {"configurable"} and not _has_fields(schema)):
+        return None
+    return schema
+
+
+def _has_fields(schema: dict[str, Any]) -> bool:
+    return any(d.get("properties") for d in (schema.get("$defs") or {}).values())
+
+
+def _try(make: Any) -> Any:
+    try:
+        return to_jsonable(make())
+    except Exception:
+        return None
+
+
+def _xray(value: str) -> bool | int:
+    text = value.strip().lower()
+    if text in ("true", "yes"):
+        return True
+    if text in ("false", "no", "", "0"):
+        return False
+    if text.isdigit():
+        return int(text)
+    raise ApiError(
+        422, f"xray must be true, false or a depth (an integer), got {value!r}", hint="xray=true"
+    )
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).isoformat()
