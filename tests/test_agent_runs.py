@@ -508,16 +508,22 @@ def test_fork_from_checkpoint(server) -> None:
 # ---------------------------------------------------------------- stateless, errors
 
 
+def thread_ids(lab: Lab) -> set[str]:
+    with sqlite3.connect(lab.checkpoint_path) as db:
+        return {t for (t,) in db.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+
+
 def test_stateless_runs(server) -> None:
     url, lab = server
+    before = thread_ids(lab)
 
-    async def main() -> None:
+    async def main() -> str:
         client = get_client(url=url)
         created: list[dict] = []
         out = await client.runs.wait(None, "lists", input={"items": ["s"]},
                                      on_run_created=created.append)  # fmt: skip
         assert out == {"items": ["s", "a", "b", "c"]}
-        assert created[0]["thread_id"] is None
+        assert created[0]["thread_id"] is None  # Content-Location: /runs/{run_id}
         parts = await collect(client.runs.stream(None, "lists", input={"items": ["t"]}))
         assert parts[0].event == "metadata" and parts[-1].event == "end"
         assert parts[-2].data == {"items": ["t", "a", "b", "c"]}
@@ -525,15 +531,10 @@ def test_stateless_runs(server) -> None:
                                         on_completion="keep")  # fmt: skip
         assert (await client.runs.join(kept["thread_id"], kept["run_id"]))["items"][0] == "k"
         assert (await client.threads.get(kept["thread_id"]))["values"]["items"][0] == "k"
+        return kept["thread_id"]
 
-    run(main())
-    with sqlite3.connect(lab.checkpoint_path) as db:
-        rows = db.execute("SELECT COUNT(DISTINCT thread_id) FROM checkpoints").fetchone()
-        temp = db.execute(
-            "SELECT COUNT(*) FROM checkpoints WHERE checkpoint_id IN "
-            "(SELECT checkpoint_id FROM checkpoints WHERE metadata LIKE '%\"s\"%')"
-        ).fetchone()
-    assert rows[0] >= 1 and temp == (0,)
+    kept = run(main())
+    assert thread_ids(lab) - before == {kept}  # the temporary threads are gone
 
 
 def test_errors(server) -> None:
@@ -573,6 +574,62 @@ def test_errors(server) -> None:
     run(main())
     raw = httpx.post(f"{url}/threads/x/runs", json={"input": {}})
     assert raw.status_code == 422 and raw.json()["detail"]
+
+
+def test_interrupt_before_and_heartbeats(server, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, _lab = server
+    import lgp_lab.server.agent_api.runs as routes
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+        paused = await client.runs.wait(tid, "lists", input={"items": []}, interrupt_before=["b"])
+        assert paused == {"items": ["a"]}
+        assert (await client.threads.get_state(tid))["next"] == ["b"]
+        done = await client.runs.wait(tid, "lists", input=None)  # None continues the thread
+        assert done == {"items": ["a", "b", "c"]}
+
+    run(main())
+
+    # An idle stream gets `: heartbeat` comments (the SDK skips them).
+    monkeypatch.setattr(routes, "HEARTBEAT_S", 0.05)
+    with httpx.Client(base_url=url, timeout=30) as raw:
+        tid = raw.post("/threads", json={}).json()["thread_id"]
+        body = {"assistant_id": "slow", "input": {"items": []}, "stream_mode": "updates"}
+        with raw.stream("POST", f"/threads/{tid}/runs/stream", json=body) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            location = response.headers["content-location"]
+            assert location.startswith(f"/threads/{tid}/runs/")
+            seen = ""
+            for text in response.iter_text():
+                seen += text
+                if ": heartbeat" in seen:
+                    break
+        run_id = location.rsplit("/", 1)[1]
+        out = raw.get(f"/threads/{tid}/runs/{run_id}/join")  # the hang-up cancelled it
+        assert out.json()["items"] == ["first"]
+        assert raw.get(f"/threads/{tid}/runs/{run_id}").json()["status"] == "interrupted"
+
+
+def test_domain_api_from_another_loop(server) -> None:
+    """lab.runs from outside the engine loop (a notebook cell, a script): calls hop."""
+    _url, lab = server
+
+    async def main() -> None:
+        runs = lab.runs
+        created = await runs.acreate(
+            thread_id=None, assistant_id="lists", graph_id="workflows/lists.py",
+            input={"items": ["d"]}, on_completion="keep",
+        )  # fmt: skip
+        assert created.status == "pending" and created.kwargs["temporary"] is False
+        final = await runs.ajoin(created.thread_id, created.run_id)
+        assert final == {"items": ["d", "a", "b", "c"]}
+        listed = await runs.alist(created.thread_id)
+        assert [r.status for r in listed] == ["success"]
+        with pytest.raises(Exception, match="run 'nope' not found"):
+            await runs.acancel(created.thread_id, "nope")
+
+    run(main())
 
 
 # ---------------------------------------------------------------- RemoteGraph

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -425,7 +426,7 @@ class Runs:
             live.stored.set_exception(exc if isinstance(exc, Exception) else LgpError("cancelled"))
             raise
         live.stored.set_result(None)
-        return run
+        return dataclasses.replace(run)  # a snapshot: the live record keeps changing
 
     # ------------------------------------------------------------------ read
 
@@ -436,7 +437,7 @@ class Runs:
         live = self._live.get(run_id) or self._finished.get(run_id)
         if live is not None and live.run.status != "deleted":
             if thread_id is None or live.run.thread_id == thread_id:
-                return live.run
+                return dataclasses.replace(live.run)
             return None
         row = await (await self.astore()).get(thread_id, run_id)
         return Run._from_row(row) if row else None
@@ -455,7 +456,7 @@ class Runs:
         runs = []
         for row in rows:
             live = self._live.get(row["run_id"])
-            runs.append(live.run if live is not None else Run._from_row(row))
+            runs.append(dataclasses.replace(live.run) if live is not None else Run._from_row(row))
         return runs
 
     def active(self, thread_id: str) -> Run | None:
@@ -463,7 +464,7 @@ class Runs:
         lane = self._lanes.get(thread_id) or ()
         for live in lane:
             if not live.finished:
-                return live.run
+                return dataclasses.replace(live.run)
         return None
 
     # ------------------------------------------------------------------ stream / join
