@@ -15,6 +15,8 @@ from conftest import write
 from lgp_lab import Lab
 from lgp_lab.server.background import start_server
 
+pytestmark = pytest.mark.loop_watchdog  # no route may block the engine loop
+
 KEY = "agent-threads-key"
 
 ASKING = """
@@ -264,8 +266,13 @@ async def _async_flow(url: str, lab: Lab) -> None:
     assert "graph_id" in no_graph.value.message
     # a client cannot point a thread at a file to import
     await client.threads.update(bare["thread_id"], metadata={"graph_id": "../evil.py"})
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ConflictError) as evil:
         await client.threads.update_state(bare["thread_id"], {"answer": "x"})
+    assert "'../evil.py'" in evil.value.message and "not found" in evil.value.message
+    # custom assistants are refused clearly, not with a bare 404
+    with pytest.raises(UnprocessableEntityError) as custom:
+        await client.assistants.create("asking", config={"configurable": {"x": 1}})
+    assert "system assistant" in custom.value.message
 
     # supersteps seed a new thread's state
     seeded = await client.threads.create(

@@ -133,6 +133,13 @@ class SqliteThreadStore:
         """Remove the record; False if there was none."""
         return await self._write("DELETE FROM lgp_threads WHERE thread_id = ?", (thread_id,))
 
+    async def has_checkpoints(self, thread_id: str) -> bool:
+        """Whether ``thread_id`` has any checkpoint (an index probe)."""
+        rows = await self._fetch(
+            "SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread_id,)
+        )
+        return bool(rows)
+
     async def checkpoint_threads(self, thread_id: str | None = None) -> list[tuple[Any, ...]]:
         """``(thread_id, first_checkpoint_id, last_checkpoint_id, workflow)`` per thread
         with checkpoints (or of ``thread_id`` only)."""

@@ -91,17 +91,26 @@ class ThreadRecords:
         """
         if if_exists not in ("raise", "do_nothing"):
             raise ValueError(f"if_exists must be 'raise' or 'do_nothing', got {if_exists!r}")
+        fresh = thread_id is None  # a new uuid4 cannot have checkpoints yet
         thread_id = thread_id or str(uuid.uuid4())
         table = await self._table()
-        existing = await self.aget(thread_id)
-        if existing is None and await table.insert(thread_id, dict(metadata or {}), time.time()):
-            found = await self.aget(thread_id)
-            assert found is not None
-            return found
+        metadata = dict(metadata or {})
+        if fresh or not await table.has_checkpoints(thread_id):
+            now = time.time()
+            if await table.insert(thread_id, metadata, now):
+                return {
+                    "thread_id": thread_id,
+                    "created_at": _iso(now),
+                    "updated_at": _iso(now),
+                    "metadata": metadata,
+                    "status": "idle",
+                    "values": {},
+                    "interrupts": {},
+                }
         if if_exists == "do_nothing":
-            found = existing or await self.aget(thread_id)
-            assert found is not None
-            return found
+            found = await self.aget(thread_id)
+            if found is not None:
+                return found
         raise ThreadExistsError(
             f"thread {thread_id!r} already exists",
             hint='pass if_exists="do_nothing" to get the existing thread, or another id',
@@ -128,7 +137,7 @@ class ThreadRecords:
         """Delete the thread: its record, checkpoints and pending writes. False if none."""
         table = await self._table()
         had_record = await table.delete(thread_id)
-        had_checkpoints = bool(await table.checkpoint_threads(thread_id))
+        had_checkpoints = await table.has_checkpoints(thread_id)
         if had_checkpoints:
             await self._sessions.adelete(thread_id)
         return had_record or had_checkpoints

@@ -77,6 +77,17 @@ def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
             found = [a for a in found if contains(a["metadata"], body.metadata)]
         return found
 
+    @router.post("")
+    async def create() -> None:
+        """Custom assistants are not supported yet: each graph has its system assistant."""
+        raise ApiError(
+            422,
+            "custom assistants are not supported by lgp_lab yet; each served graph has "
+            "one system assistant",
+            hint=f"use a graph id or its system assistant id: {', '.join(sorted(served))}; "
+            "pass config/context per run instead",
+        )
+
     @router.post("/search")
     async def search(response: Response, body: AssistantSearch | None = None) -> list[dict]:
         """Assistants matching ``graph_id``, ``name`` (substring) and ``metadata``."""

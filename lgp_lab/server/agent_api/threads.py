@@ -123,7 +123,14 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
                 hint="create it with graph_id (client.threads.create(graph_id=...)), set "
                 "metadata.graph_id with PATCH, or start a run on it",
             )
-        return await workflow_for(lab, served, name)
+        try:
+            return await workflow_for(lab, served, name)
+        except ApiError as exc:
+            # The thread exists; its graph is what is missing here.
+            raise ApiError(
+                409, f"thread {thread_id!r} belongs to graph {name!r}: {exc.message}",
+                hint=exc.hint,
+            ) from None  # fmt: skip
 
     async def read_state(
         thread_id: str, configurable: dict[str, Any], subgraphs: bool
@@ -226,7 +233,10 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
 
     @router.delete("/{thread_id}", status_code=204)
     async def delete(thread_id: ThreadId) -> Response:
-        """Delete the thread with all its checkpoints."""
+        """Delete the thread with all its checkpoints (its runs are cancelled first)."""
+        runs = getattr(lab, "runs", None)
+        if runs is not None and await records.aget(thread_id) is not None:
+            await runs.adelete_thread(thread_id)
         if not await records.adelete(thread_id):
             raise ApiError(404, f"thread {thread_id!r} not found")
         return Response(status_code=204)
