@@ -56,6 +56,9 @@ STREAM_MODES = (
     "checkpoints",
     "events",
 )
+# Modes the JS SDK's useStream may ask for that Python LangGraph has no stream for: accepted
+# (a hook tracking them must not break the run) and never sent.
+_QUIET_MODES = ("tools", "lifecycle")
 MULTITASK_STRATEGIES = ("reject", "enqueue", "interrupt", "rollback")
 _IF_NOT_EXISTS = ("reject", "create")
 _ON_DISCONNECT = ("cancel", "continue")
@@ -819,7 +822,7 @@ class Runs:
             raise
 
         user_modes = set(request.stream_mode)
-        lib_modes = set(user_modes) - {"events", "messages-tuple"}
+        lib_modes = set(user_modes) - {"events", "messages-tuple", *_QUIET_MODES}
         if "messages-tuple" in user_modes:
             lib_modes.add("messages")
         lib_modes.update(_ALWAYS)
@@ -1095,7 +1098,7 @@ def _stream_modes(stream_mode: str | Iterable[str] | None) -> list[str]:
         return ["values"]
     modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
     for mode in modes:
-        if mode not in STREAM_MODES:
+        if mode not in STREAM_MODES and mode not in _QUIET_MODES:
             raise WorkflowInputError(
                 f"stream_mode {mode!r} is not a stream mode",
                 hint=f"use one or more of: {', '.join(STREAM_MODES)}",
@@ -1168,13 +1171,7 @@ def _fork(checkpoint_id: str | None, checkpoint: dict[str, Any] | None) -> dict[
                 f"checkpoint must be an object (got {checkpoint!r})",
                 hint='e.g. {"checkpoint_id": "1ef..."}',
             )
-        fork.update(
-            {
-                k: v
-                for k, v in checkpoint.items()
-                if k in ("checkpoint_id", "checkpoint_ns", "checkpoint_map") and v is not None
-            }
-        )
+        fork.update({k: v for k, v in checkpoint.items() if k in _FORK_KEYS and v})
     if checkpoint_id:
         fork["checkpoint_id"] = checkpoint_id
     if fork.get("checkpoint_ns"):
