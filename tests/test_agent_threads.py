@@ -51,6 +51,7 @@ workflow.add_edge("done", END)
 NESTED = """
 from typing_extensions import TypedDict
 from langgraph.graph import StateGraph, START, END
+from langgraph.types import interrupt
 
 
 class S(TypedDict, total=False):
@@ -58,6 +59,8 @@ class S(TypedDict, total=False):
 
 
 def shout(state):
+    if state.get("text") == "?":
+        return {"text": str(interrupt("inner question"))}
     return {"text": state.get("text", "").upper()}
 
 
@@ -330,6 +333,17 @@ def test_sdk_sync_client_and_errors(served: tuple[str, Lab]) -> None:
     client.threads.update_state("sync-1", {"output": "edited"}, as_node="respond")
     assert lab.sessions.state("sync-1")["output"] == "edited"
     assert lab.thread_records.get("sync-1")["metadata"]["graph_id"] == "basic_workflow"
+    # a subgraph waiting on interrupt(): its task points at its namespace and state
+    assert lab.run("nested", {"text": "?"}, thread_id="nest-1").status == "interrupted"
+    outer = client.threads.get_state("nest-1", subgraphs=True)
+    [task] = outer["tasks"]
+    assert task["name"] == "inner" and task["interrupts"][0]["value"] == "inner question"
+    assert task["state"]["values"] == {"text": "?"} and task["state"]["next"] == ["shout"]
+    assert task["checkpoint"]["checkpoint_ns"].startswith("inner:")
+    inner = client.threads.get_state("nest-1", checkpoint=task["checkpoint"])
+    assert inner["next"] == ["shout"] and inner["checkpoint"]["checkpoint_ns"].startswith("inner:")
+    assert client.threads.get_state("nest-1")["tasks"][0]["state"] is None  # not asked for
+
     client.store.put_item(["sync"], "k", {"v": 1})
     assert client.store.get_item(["sync"], "k")["value"] == {"v": 1}
     client.threads.delete("sync-1")

@@ -334,7 +334,10 @@ def thread_state(snapshot: Any) -> dict[str, Any]:
                 "path": list(task.path) if task.path else [],
                 "error": _error_text(task.error),
                 "interrupts": list(task.interrupts),
-                "checkpoint": checkpoint_of(sub) if isinstance(sub, dict) else None,
+                # A subgraph task points at its namespace (its state is read with it).
+                "checkpoint": _task_checkpoint(
+                    sub.config if isinstance(sub, StateSnapshot) else sub
+                ),
                 "state": thread_state(sub) if isinstance(sub, StateSnapshot) else None,
                 "result": task.result,
             }
@@ -363,6 +366,18 @@ def checkpoint_of(config: Any) -> dict[str, Any] | None:
         "thread_id": configurable.get("thread_id"),
         "checkpoint_ns": configurable.get("checkpoint_ns") or "",
         "checkpoint_id": configurable["checkpoint_id"],
+        "checkpoint_map": configurable.get("checkpoint_map"),
+    }
+
+
+def _task_checkpoint(config: Any) -> dict[str, Any] | None:
+    if not isinstance(config, dict) or not config.get("configurable"):
+        return None
+    configurable = config["configurable"]
+    return {
+        "thread_id": configurable.get("thread_id"),
+        "checkpoint_ns": configurable.get("checkpoint_ns") or "",
+        "checkpoint_id": configurable.get("checkpoint_id"),
         "checkpoint_map": configurable.get("checkpoint_map"),
     }
 
