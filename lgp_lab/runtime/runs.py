@@ -224,8 +224,10 @@ class Runs:
         self._lanes: dict[str, collections.deque[_Live]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._finished: collections.OrderedDict[str, _Live] = collections.OrderedDict()
-        # Threads whose record already names (graph_id, assistant_id), newest last.
-        self._stamped: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
+        # What this process last wrote to a thread's record: (graph_id, assistant_id, status).
+        self._stamped: collections.OrderedDict[str, tuple[str, str, str]] = (
+            collections.OrderedDict()
+        )
         self._closing = False
 
     # ------------------------------------------------------------------ store
@@ -414,17 +416,16 @@ class Runs:
         try:
             store = await self.astore()
             await store.put(run._row())
-            stamp = (graph_name, assistant_id)
-            if not temporary and (inflight or self._stamped.get(thread_id) != stamp):
-                # Queued, or the thread does not name this graph yet. A run that starts
-                # at once on a stamped thread needs no write: it reads `busy` while it
-                # is in flight (lab.sessions.active), and its end is recorded.
+            if not temporary and inflight:
+                # Queued: the thread reads `busy` until its turn. A run that starts at once
+                # needs no write here: it reads `busy` while in flight (sessions.active),
+                # and its end stamps the graph and the outcome in one write.
                 await self._touch(
                     thread_id,
                     metadata={"graph_id": graph_name, "assistant_id": assistant_id},
                     status="busy",
                 )
-                self._stamp(thread_id, stamp)
+                self._stamp(thread_id, (graph_name, assistant_id, "busy"))
         except BaseException as exc:
             live.stored.set_exception(exc if isinstance(exc, Exception) else LgpError("cancelled"))
             raise
@@ -727,7 +728,7 @@ class Runs:
             self._finished[run.run_id] = live
             self._trim_finished()
 
-    def _stamp(self, thread_id: str, stamp: tuple[str, str]) -> None:
+    def _stamp(self, thread_id: str, stamp: tuple[str, str, str]) -> None:
         self._stamped[thread_id] = stamp
         self._stamped.move_to_end(thread_id)
         while len(self._stamped) > _STAMPED_MAX:
@@ -753,7 +754,15 @@ class Runs:
         thread_status = {"interrupted": "interrupted", "error": "error"}.get(status, "idle")
         if live.cancel_action is not None:
             thread_status = "idle"
-        await self._touch(run.thread_id, status=thread_status)
+        recorded = (request.graph_id, run.assistant_id, thread_status)
+        if thread_status == "idle" and self._stamped.get(run.thread_id) == recorded:
+            return  # the record already says so (the common case: one write fewer per run)
+        await self._touch(
+            run.thread_id,
+            metadata={"graph_id": request.graph_id, "assistant_id": run.assistant_id},
+            status=thread_status,
+        )
+        self._stamp(run.thread_id, recorded)
 
     async def _drive(self, live: _Live) -> list[Any]:
         """Execute the run's graph, publishing its events; the interrupts it stopped on."""
