@@ -119,12 +119,19 @@ class ThreadRecords:
     async def aget(self, thread_id: str) -> dict[str, Any] | None:
         """The thread (``thread_id, created_at, updated_at, metadata, status, values,
         interrupts``), or ``None`` if it has neither a record nor checkpoints."""
+        candidate = await self.asummary(thread_id)
+        return None if candidate is None else await self._thread(candidate)
+
+    async def asummary(self, thread_id: str) -> dict[str, Any] | None:
+        """What is known of a thread without reading its state: ``metadata``,
+        ``workflow`` (the one that wrote its latest checkpoint, or ``None``),
+        ``last_checkpoint_id``, times (epoch seconds); ``None`` if it does not exist."""
         table = await self._table()
         record = await table.get(thread_id)
         rows = await table.checkpoint_threads(thread_id)
         if record is None and not rows:
             return None
-        return await self._thread(_candidate(thread_id, record, rows[0] if rows else None))
+        return _candidate(thread_id, record, rows[0] if rows else None)
 
     async def aupdate(self, thread_id: str, *, metadata: dict[str, Any] | None) -> dict | None:
         """Merge ``metadata`` into the thread's (top-level keys); ``None`` if not found."""

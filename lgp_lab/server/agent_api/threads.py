@@ -109,10 +109,16 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
             raise ApiError(404, f"thread {thread_id!r} not found")
         return thread
 
+    async def summary(thread_id: str) -> dict[str, Any]:
+        found = await records.asummary(thread_id)
+        if found is None:
+            raise ApiError(404, f"thread {thread_id!r} not found")
+        return found
+
     async def writer(thread_id: str, thread: dict[str, Any], *, required: bool) -> Any:
-        """The Workflow whose graph reads and writes this thread's state."""
-        info = await lab.sessions.athread(thread_id)
-        name = (info.workflow if info else None) or thread["metadata"].get("graph_id")
+        """The Workflow whose graph reads and writes this thread's state: the one that
+        wrote its latest checkpoint, else its ``graph_id`` metadata."""
+        name = thread["workflow"] or thread["metadata"].get("graph_id")
         if not name:
             if not required:
                 return None
@@ -135,7 +141,7 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
     async def read_state(
         thread_id: str, configurable: dict[str, Any], subgraphs: bool
     ) -> dict[str, Any]:
-        thread = await existing(thread_id)
+        thread = await summary(thread_id)
         workflow = await writer(thread_id, thread, required=False)
         config = {"configurable": {"checkpoint_ns": "", **configurable, "thread_id": thread_id}}
         if workflow is None:
@@ -171,7 +177,7 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
         from langgraph.types import StateUpdate as Update
 
         thread_id = thread["thread_id"]
-        workflow = await writer(thread_id, thread, required=True)
+        workflow = await writer(thread_id, await summary(thread_id), required=True)
         steps = []
         for step in supersteps:
             updates = []
@@ -271,7 +277,7 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
     async def update_state(thread_id: ThreadId, body: StateUpdate) -> dict[str, Any]:
         """``graph.update_state``: write ``values`` as ``as_node`` did (``__copy__``
         copies the checkpoint); returns the new checkpoint."""
-        thread = await existing(thread_id)
+        thread = await summary(thread_id)
         workflow = await writer(thread_id, thread, required=True)
         at = {k: v for k, v in (body.checkpoint or {}).items() if v is not None}
         if body.checkpoint_id:
@@ -295,7 +301,7 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
         """Past states, newest first (``limit``, ``before`` a checkpoint, ``metadata``
         filter, ``checkpoint`` namespace)."""
         body = body or HistoryQuery()
-        thread = await existing(thread_id)
+        thread = await summary(thread_id)
         workflow = await writer(thread_id, thread, required=False)
         if workflow is None:
             return []
