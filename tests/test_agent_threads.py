@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,33 @@ workflow.add_edge("inner", END)
 """
 
 
+GATED = """
+import asyncio
+from pathlib import Path
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+
+
+class S(TypedDict, total=False):
+    gate: str
+    passed: bool
+
+
+async def wait(state):
+    for _ in range(2000):  # bounded: 20 s at most
+        if Path(state["gate"]).exists():
+            return {"passed": True}
+        await asyncio.sleep(0.01)
+    return {"passed": False}
+
+
+workflow = StateGraph(S)
+workflow.add_node("wait", wait)
+workflow.add_edge(START, "wait")
+workflow.add_edge("wait", END)
+"""
+
+
 @pytest.fixture
 def served(project: Path) -> Iterator[tuple[str, Lab]]:
     write(
@@ -90,10 +118,10 @@ def served(project: Path) -> Iterator[tuple[str, Lab]]:
     )
     write(project / "workflows" / "asking.py", ASKING)
     write(project / "workflows" / "nested.py", NESTED)
+    write(project / "workflows" / "gated.py", GATED)
     with Lab(root=project) as lab:
-        handle = start_server(
-            lab, ["basic_workflow", "workflows/asking.py", "workflows/nested.py"], port=0
-        )
+        targets = ["basic_workflow", *(f"workflows/{n}.py" for n in ("asking", "nested", "gated"))]
+        handle = start_server(lab, targets, port=0)
         yield handle.url, lab
         handle.stop()
 
@@ -113,7 +141,7 @@ async def _async_flow(url: str, lab: Lab) -> None:
 
     # ------------------------------------------------------------ assistants
     found = await client.assistants.search()
-    assert {a["graph_id"] for a in found} == {"basic_workflow", "asking", "nested"}
+    assert {a["graph_id"] for a in found} == {"basic_workflow", "asking", "nested", "gated"}
     assert all(a["metadata"] == {"created_by": "system"} for a in found)
     basic = next(a for a in found if a["graph_id"] == "basic_workflow")
     assert basic["assistant_id"] == assistant_id_for("basic_workflow")
@@ -124,7 +152,7 @@ async def _async_flow(url: str, lab: Lab) -> None:
     assert (await client.assistants.get("asking"))["assistant_id"] == assistant_id_for("asking")
     assert [a["graph_id"] for a in await client.assistants.search(graph_id="asking")] == ["asking"]
     assert await client.assistants.search(metadata={"created_by": "user"}) == []
-    assert await client.assistants.count() == 3
+    assert await client.assistants.count() == 4
     with pytest.raises(NotFoundError) as missing:
         await client.assistants.get(str(uuid.uuid4()))
     assert "not found" in missing.value.message and "basic_workflow" in missing.value.message
@@ -363,6 +391,37 @@ def test_sdk_sync_client_and_errors(served: tuple[str, Lab]) -> None:
     assert r.status_code == 422 and r.json()["status"] == 422
     r = httpx.post(f"{url}/threads", json={"ttl": 5}, headers={"X-Api-Key": KEY})
     assert r.status_code == 422 and "ttl" in r.json()["detail"]
+
+
+def test_a_thread_is_busy_while_its_run_is_in_flight(
+    served: tuple[str, Lab], tmp_path: Path
+) -> None:
+    from langgraph_sdk import get_sync_client
+
+    url, lab = served
+    client = get_sync_client(url=url, api_key=KEY)
+    gate = tmp_path / "gate"
+    thread = client.threads.create(graph_id="gated")
+    tid = thread["thread_id"]
+    run = client.runs.create(tid, "gated", input={"gate": str(gate)})
+    deadline = time.monotonic() + 20
+    while client.threads.get(tid)["status"] != "busy" and time.monotonic() < deadline:
+        pass  # bounded: the run starts at once
+    assert client.threads.get(tid)["status"] == "busy"
+    assert tid in {t["thread_id"] for t in client.threads.search(status="busy")}
+    assert lab.thread_records.get(tid)["status"] == "busy"
+    gate.touch()
+    assert client.runs.join(tid, run["run_id"])["passed"] is True
+    after = client.threads.get(tid)
+    assert after["status"] == "idle" and after["values"]["passed"] is True
+    assert after["metadata"]["graph_id"] == "gated"
+    assert client.threads.search(status="busy") == []
+    # deleting a thread cancels its runs and drops everything of it
+    gate.unlink()
+    run = client.runs.create(tid, "gated", input={"gate": str(gate)})
+    client.threads.delete(tid)
+    assert lab.sessions.thread(tid) is None and lab.thread_records.get(tid) is None
+    assert lab.runs.active(tid) is None
 
 
 def test_browsers_cors_and_text_plain_json(served: tuple[str, Lab]) -> None:

@@ -230,6 +230,9 @@ class ThreadRecords:
         status: str | None = None,
     ) -> int:
         """How many threads :meth:`asearch` would find with these filters."""
+        if status is None and not values:  # no state to read: count the candidates
+            candidates = await self._candidates(None)
+            return sum(1 for c in candidates if not metadata or contains(c["metadata"], metadata))
         found = await self.asearch(
             metadata=metadata, values=values, status=status, limit=1 << 62, offset=0
         )
