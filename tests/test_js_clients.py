@@ -6,7 +6,12 @@
 - A React page on the SDK's ``useStream`` hook (tests/js/chat_app.jsx, bundled with
   esbuild from node_modules at test time, no CDN), served from a second origin and driven
   in headless Debian Chromium by Playwright: a streamed reply, a reload in the middle of a
-  streaming run (the page rejoins it), an interrupt shown after a reload and resumed.
+  streaming run (the page rejoins it), an interrupt shown after a reload and resumed —
+  with useStream's defaults and with Agent Chat UI's options (history, custom events,
+  its thread list by ``threads.search``).
+
+Every assertion was first checked against ``langgraph dev`` (langgraph-api 0.16.7): a
+failure here is a difference from LangGraph's own server.
 
 Needs node and ``npm ci --prefix tests/js`` (scripts/test.sh runs it) and, for the page,
 Debian's chromium (scripts/test.sh apt-installs it); without them the tests skip.
@@ -60,6 +65,7 @@ import time
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
+from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.types import interrupt
 
@@ -91,6 +97,7 @@ def route(state):
 
 
 def chat(state):
+    get_stream_writer()({{"progress": "thinking"}})
     return {{"messages": [chat_model.invoke(state["messages"])]}}
 
 
@@ -315,11 +322,19 @@ def page_server(tmp_path: Path) -> Iterator[str]:
         thread.join(5)
 
 
-def _drive_chat_page(page_url: str, api_url: str, assistant: str, shots: Path) -> str:
-    """Chat through the useStream page in Chromium; returns the page's thread id."""
+def _drive_chat_page(
+    page_url: str, api_url: str, assistant: str, shots: Path, *, agent_chat_ui: bool
+) -> str:
+    """Chat through the useStream page in Chromium; returns the page's thread id.
+
+    ``agent_chat_ui``: with Agent Chat UI's useStream options (the thread's history, not
+    only its state; custom events).
+    """
     from playwright.sync_api import expect, sync_playwright
 
-    query = urlencode({"api": api_url, "key": KEY, "assistant": assistant})
+    query = {"api": api_url, "key": KEY, "assistant": assistant}
+    if agent_chat_ui:
+        query["history"] = "1"
     console: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -340,7 +355,7 @@ def _drive_chat_page(page_url: str, api_url: str, assistant: str, shots: Path) -
             return f"window.__partials.some(p => p !== {text!r} && {text!r}.startsWith(p))"
 
         try:
-            page.goto(f"{page_url}/index.html?{query}")
+            page.goto(f"{page_url}/index.html?{urlencode(query)}")
             # 1. A reply streamed token by token into the page.
             say("hello there")
             expect(ai.last).to_have_text(REPLY)
@@ -348,6 +363,8 @@ def _drive_chat_page(page_url: str, api_url: str, assistant: str, shots: Path) -
             assert page.evaluate(saw_partial(REPLY)), page.evaluate("window.__partials")
             thread_id = page.locator("#thread").inner_text()
             assert thread_id and f"thread={thread_id}" in page.url
+            if agent_chat_ui:
+                assert {"progress": "thinking"} in page.evaluate("window.__custom")
 
             # 2. Reload while a reply is streaming: the page shows the thread's history
             #    and rejoins the run (it went on server-side), ending on the whole reply.
@@ -359,6 +376,7 @@ def _drive_chat_page(page_url: str, api_url: str, assistant: str, shots: Path) -
             expect(human).to_have_text(["hello there", "tell me a story"])
             expect(ai).to_have_text([REPLY, STORY])
             assert page.locator("#thread").inner_text() == thread_id
+            expect(page.locator("li.thread", has_text=thread_id)).to_have_count(1)
             rejoined = [r for r in requests if re.match(r"GET .*/runs/[^/]+/stream", r)]
             assert rejoined, "the reloaded page did not rejoin the run's stream"
 
@@ -381,8 +399,9 @@ def _drive_chat_page(page_url: str, api_url: str, assistant: str, shots: Path) -
     return thread_id
 
 
+@pytest.mark.parametrize("agent_chat_ui", [False, True], ids=["state", "agent-chat-ui"])
 def test_use_stream_page_streams_survives_reload_and_resumes_interrupt(
-    project: Path, chat_flow: Path, page_server: str, tmp_path: Path
+    project: Path, chat_flow: Path, page_server: str, tmp_path: Path, agent_chat_ui: bool
 ) -> None:
     if not _cors_supported():
         pytest.xfail("server.cors_origins is not implemented yet: the page's origin is refused")
@@ -390,7 +409,9 @@ def test_use_stream_page_streams_survives_reload_and_resumes_interrupt(
     with Lab(root=project) as lab:
         handle = _serve(lab, chat_flow)
         graph = handle.workflows[0]
-        thread_id = _drive_chat_page(page_server, handle.url, graph, tmp_path)
+        thread_id = _drive_chat_page(
+            page_server, handle.url, graph, tmp_path, agent_chat_ui=agent_chat_ui
+        )
 
         # What the page did is the thread's state on the server.
         from langgraph_sdk import get_sync_client

@@ -3,9 +3,10 @@
 //
 // Query string: api (the lgp_lab server URL), key (its API key), assistant (a graph
 // id or assistant id), thread (set by the page once a thread exists, so a reload
-// keeps the conversation).
+// keeps the conversation), history=1 (Agent Chat UI's options: the thread's history
+// instead of its state, and custom events).
 import { useStream } from "@langchain/langgraph-sdk/react";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 
 const params = new URLSearchParams(window.location.search);
@@ -14,6 +15,8 @@ const params = new URLSearchParams(window.location.search);
 // reads it to see the reply arrive token by token, not only as the final state.
 window.__partials = [];
 window.__errors = [];
+window.__custom = [];
+const agentChatUi = params.get("history") === "1";
 
 function text(message) {
   if (typeof message.content === "string") return message.content;
@@ -38,7 +41,21 @@ function Chat() {
       window.history.replaceState(null, "", url);
     },
     onError: (error) => window.__errors.push(String(error?.message ?? error)),
+    ...(agentChatUi && {
+      fetchStateHistory: true,
+      onCustomEvent: (event) => window.__custom.push(event),
+    }),
   });
+
+  // The thread list, as Agent Chat UI reads it: the graph's threads by metadata.
+  const [threads, setThreads] = useState([]);
+  useEffect(() => {
+    if (stream.isLoading) return;
+    stream.client.threads
+      .search({ metadata: { graph_id: params.get("assistant") }, limit: 100 })
+      .then((found) => setThreads(found.map((t) => t.thread_id)))
+      .catch((error) => window.__errors.push(`threads.search: ${error?.message ?? error}`));
+  }, [threadId, stream.isLoading]);
 
   const messages = stream.messages;
   const last = messages.at(-1);
@@ -61,6 +78,13 @@ function Chat() {
         {stream.isLoading ? "streaming" : "idle"}
       </p>
       <p id="thread">{threadId ?? ""}</p>
+      <ul id="threads">
+        {threads.map((id) => (
+          <li key={id} className="thread">
+            {id}
+          </li>
+        ))}
+      </ul>
       <ol id="messages">
         {messages.map((m, i) => (
           <li key={m.id ?? i} className="message" data-type={m.type}>
