@@ -6,6 +6,7 @@ file. Chat models are langchain_core's fake ones.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sqlite3
@@ -609,6 +610,32 @@ def test_interrupt_before_and_heartbeats(server, monkeypatch: pytest.MonkeyPatch
         out = raw.get(f"/threads/{tid}/runs/{run_id}/join")  # the hang-up cancelled it
         assert out.json()["items"] == ["first"]
         assert raw.get(f"/threads/{tid}/runs/{run_id}").json()["status"] == "interrupted"
+
+
+def test_wait_keeps_a_long_run_alive_with_newlines(server, monkeypatch) -> None:
+    url, _lab = server
+    import lgp_lab.server.agent_api.runs as routes
+
+    monkeypatch.setattr(routes, "HEARTBEAT_S", 0.05)
+
+    async def main() -> None:
+        client = get_client(url=url)
+        tid = (await client.threads.create())["thread_id"]
+        body = {"assistant_id": "slow", "input": {"items": []}, "on_disconnect": "continue"}
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=30) as raw,
+            raw.stream("POST", f"/threads/{tid}/runs/wait", json=body) as response,
+        ):
+            assert response.status_code == 200
+            chunks = response.aiter_bytes()
+            first = await anext(chunks)
+            assert first.strip() == b""  # a keep-alive newline: the run is still going
+            run_id = response.headers["content-location"].rsplit("/", 1)[1]
+            await client.runs.cancel(tid, run_id)
+            rest = b"".join([chunk async for chunk in chunks])
+        assert json.loads(first + rest) == {"items": ["first"]}
+
+    run(main())
 
 
 def test_domain_api_from_another_loop(server) -> None:
