@@ -280,6 +280,29 @@ async def _async_flow(url: str, lab: Lab) -> None:
     assert lab.sessions.count_checkpoints(twin["thread_id"]) == lab.sessions.count_checkpoints(tid)
     assert (await client.threads.get_state(twin["thread_id"]))["values"]["answer"] == "edited"
 
+    # prune: keep_latest drops the history, keeps the state; delete drops the thread
+    pruned = await client.threads.prune([twin["thread_id"], "no-such"], strategy="keep_latest")
+    assert pruned == {"pruned_count": 1}
+    assert lab.sessions.count_checkpoints(twin["thread_id"]) == 1
+    assert (await client.threads.get_state(twin["thread_id"]))["values"]["answer"] == "edited"
+    assert lab.sessions.count_checkpoints(tid) > 1  # the original keeps its history
+    spare = await client.threads.copy(tid)
+    assert await client.threads.prune([spare["thread_id"]]) == {"pruned_count": 1}
+    assert lab.sessions.thread(spare["thread_id"]) is None
+
+    # extract: values by path, alongside select
+    [extracted] = await client.threads.search(
+        ids=[tid, "no-such"],
+        select=["thread_id"],
+        extract={"last": "values.log[-1]", "who": "metadata.user", "none": "values.log[9]"},
+    )
+    assert extracted == {
+        "thread_id": tid,
+        "extracted": {"last": "done:yes", "who": "ann", "none": None},
+    }
+    with pytest.raises(UnprocessableEntityError):
+        await client.threads.search(extract={"bad": "values..x"})
+
     # delete: record and checkpoints; then 404s
     await client.threads.delete(twin["thread_id"])
     assert lab.sessions.thread(twin["thread_id"]) is None

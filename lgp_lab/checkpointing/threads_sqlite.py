@@ -190,6 +190,31 @@ class SqliteThreadStore:
             await conn.commit()
         return copied
 
+    async def prune_history(self, thread_id: str) -> int:
+        """Delete the thread's root checkpoints but its latest (and their pending
+        writes); subgraph checkpoints stay, as a pending subgraph resumes from them.
+        Returns how many checkpoints were deleted."""
+        await self.setup()
+        async with self.saver.lock:
+            conn = self.saver.conn
+            keep = (
+                "(SELECT MAX(checkpoint_id) FROM checkpoints "
+                "WHERE thread_id = ? AND checkpoint_ns = '')"
+            )
+            await conn.execute(
+                "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = '' "
+                f"AND checkpoint_id < {keep}",
+                (thread_id, thread_id),
+            )
+            cur = await conn.execute(
+                "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+                f"AND checkpoint_id < {keep}",
+                (thread_id, thread_id),
+            )
+            deleted = cur.rowcount
+            await conn.commit()
+        return deleted
+
     async def _write(self, query: str, params: tuple[Any, ...]) -> bool:
         await self.setup()
         async with self.saver.lock:

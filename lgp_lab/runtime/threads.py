@@ -177,6 +177,14 @@ class ThreadRecords:
         await table.touch(new_thread_id, time.time(), metadata=source["metadata"], replace=True)
         return await self.aget(new_thread_id)
 
+    async def aprune(self, thread_id: str) -> bool:
+        """Keep only the thread's latest state: delete its older root checkpoints (the
+        history). False if the thread does not exist."""
+        if await self.asummary(thread_id) is None:
+            return False
+        await (await self._table()).prune_history(thread_id)
+        return True
+
     async def asearch(
         self,
         *,

@@ -8,6 +8,7 @@ what ``graph.aget_state`` gives in a notebook.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -70,6 +71,13 @@ class ThreadSearch(_Body):
     sort_order: Literal["asc", "desc"] | None = None
     select: list[str] | None = None
     extract: dict[str, str] | None = None
+
+
+class ThreadPrune(_Body):
+    """``POST /threads/prune``."""
+
+    thread_ids: list[Annotated[str, Field(pattern=THREAD_ID_PATTERN)]] = Field(max_length=1000)
+    strategy: Literal["delete", "keep_latest"] = "delete"
 
 
 class StateAt(_Body):
@@ -204,8 +212,9 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
         """Threads whose metadata/values contain the given ones, of ``status``; newest
         update first unless ``sort_by``/``sort_order`` say otherwise."""
         body = body or ThreadSearch()
-        if body.extract:
-            raise ApiError(422, "extract is not supported here", hint="use select")
+        if body.extract and len(body.extract) > 10:
+            raise ApiError(422, f"extract takes at most 10 paths, got {len(body.extract)}")
+        paths = {alias: _path(text) for alias, text in (body.extract or {}).items()}
         found = await records.asearch(
             metadata=body.metadata, values=body.values, status=body.status, ids=body.ids,
             limit=body.limit, offset=body.offset, sort_by=body.sort_by,
@@ -213,9 +222,29 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
         )  # fmt: skip
         if len(found) == body.limit:
             response.headers["X-Pagination-Next"] = str(body.offset + body.limit)
+        if paths:
+            for thread in found:
+                thread["extracted"] = {a: _follow(thread, p) for a, p in paths.items()}
         if body.select:
-            found = [{k: t[k] for k in body.select if k in t} for t in found]
+            keep = [*body.select, *(["extracted"] if paths else [])]
+            found = [{k: t[k] for k in keep if k in t} for t in found]
         return to_jsonable(found)
+
+    @router.post("/prune")
+    async def prune(body: ThreadPrune) -> dict[str, int]:
+        """``delete`` the threads (their runs cancelled first), or ``keep_latest``: drop
+        their history, keeping the latest state. Unknown ids and busy threads (for
+        ``keep_latest``) are skipped; returns ``pruned_count``."""
+        runs = getattr(lab, "runs", None)
+        pruned = 0
+        for thread_id in dict.fromkeys(body.thread_ids):
+            if body.strategy == "delete":
+                if runs is not None and await records.asummary(thread_id) is not None:
+                    await runs.adelete_thread(thread_id)
+                pruned += await records.adelete(thread_id)
+            elif not (runs is not None and runs.active(thread_id) is not None):
+                pruned += await records.aprune(thread_id)
+        return {"pruned_count": pruned}
 
     @router.post("/count")
     async def count(body: ThreadSearch | None = None) -> int:
@@ -374,6 +403,47 @@ def checkpoint_of(config: Any) -> dict[str, Any] | None:
         "checkpoint_id": configurable["checkpoint_id"],
         "checkpoint_map": configurable.get("checkpoint_map"),
     }
+
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
+
+
+def _path(text: str) -> list[str | int]:
+    """``values.messages[-1].content`` -> ``["values", "messages", -1, "content"]``."""
+    steps: list[str | int] = []
+    position = 0
+    for match in _STEP.finditer(text):
+        gap = text[position : match.start()]
+        if gap not in ("", "."):
+            break
+        steps.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
+        position = match.end()
+    if not steps or position != len(text) or steps[0] not in _EXTRACTABLE:
+        raise ApiError(
+            422,
+            f"extract path {text!r} is not valid",
+            hint="start with values, metadata, interrupts, thread_id, status, created_at or "
+            "updated_at; use dots for keys and [n] for list items, e.g. values.messages[-1]",
+        )
+    return steps
+
+
+_EXTRACTABLE = frozenset(
+    ("values", "metadata", "interrupts", "thread_id", "status", "created_at", "updated_at")
+)
+
+
+def _follow(value: Any, steps: list[str | int]) -> Any:
+    for step in steps:
+        if not isinstance(value, (dict, list)):
+            value = to_jsonable(value)
+        if isinstance(step, int) != isinstance(value, list):
+            return None  # a key into a list, an index into an object or a scalar
+        try:
+            value = value[step]  # type: ignore[index]
+        except (IndexError, KeyError, TypeError):
+            return None
+    return value
 
 
 def _task_checkpoint(config: Any) -> dict[str, Any] | None:
