@@ -638,6 +638,54 @@ def test_wait_keeps_a_long_run_alive_with_newlines(server, monkeypatch) -> None:
     run(main())
 
 
+def test_lab_run_holding_a_thread_queues_with_api_runs(server) -> None:
+    """``lab.runs.exclusive`` (what Lab.run can hold): plain runs and API runs on one
+    thread never fork it."""
+    _url, lab = server
+    from lgp_lab.runtime.runs import RunConflictError
+
+    async def on_engine() -> None:
+        wf = await lab.aload("workflows/lists.py")
+        tid = "held-thread"
+
+        async def plain(i: int) -> None:
+            async with lab.runs.exclusive(tid):
+                await lab.arun(wf, {"items": [f"p{i}"]}, thread_id=tid)
+
+        api = [
+            await lab.runs.acreate(
+                thread_id=tid, assistant_id="lists", graph_id=wf, input={"items": [f"r{i}"]},
+                multitask_strategy="enqueue", if_not_exists="create",
+            )
+            for i in range(4)
+        ]  # fmt: skip
+        await asyncio.gather(*(plain(i) for i in range(8)))
+        for created in api:
+            await lab.runs.ajoin(tid, created.run_id)
+        items = (await lab.sessions.astate(tid))["items"]
+        assert sorted(i for i in items if i[0] in "pr") == sorted(
+            [f"p{i}" for i in range(8)] + [f"r{i}" for i in range(4)]
+        )
+        with sqlite3.connect(lab.checkpoint_path) as db:
+            rows = db.execute(
+                "SELECT checkpoint_id, parent_checkpoint_id FROM checkpoints "
+                "WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id",
+                (tid,),
+            ).fetchall()
+        assert all(parent == prev for (_, parent), (prev, _) in zip(rows[1:], rows, strict=False))
+
+        async with lab.runs.exclusive(tid):
+            with pytest.raises(RunConflictError, match="outside the API"):
+                await lab.runs.acreate(thread_id=tid, assistant_id="lists", graph_id=wf)
+            queued = await lab.runs.acreate(
+                thread_id=tid, assistant_id="lists", graph_id=wf, multitask_strategy="enqueue"
+            )
+            assert (await lab.runs.aget(tid, queued.run_id)).status == "pending"
+        assert (await lab.runs.ajoin(tid, queued.run_id))["items"][-1] == "c"
+
+    lab.engine.call(on_engine())
+
+
 def test_domain_api_from_another_loop(server) -> None:
     """lab.runs from outside the engine loop (a notebook cell, a script): calls hop."""
     _url, lab = server

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import json
@@ -211,6 +212,33 @@ class _Live:
         self.changed = asyncio.Event()
 
 
+class _Gate:
+    """A lane entry for a run outside this API (``Lab.run``, ``/workflows/...``): it holds
+    the thread as a run does, so the two kinds queue behind each other."""
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.admitted: asyncio.Future[None] = loop.create_future()
+        self.released: asyncio.Future[None] = loop.create_future()
+        self.task = asyncio.current_task()
+        self.cancel_action: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.released.done()
+
+    def release(self) -> None:
+        if not self.released.done():
+            self.released.set_result(None)
+
+
+# The thread of the run the current task belongs to: a node that runs its own thread
+# again (Lab.run inside a run) must not queue behind itself.
+_RUNNING: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "lgp_run_thread", default=None
+)
+
+
 class Runs:
     """The runs of one Lab (``lab.runs``): create, stream, join, cancel, list, delete.
 
@@ -221,7 +249,7 @@ class Runs:
         self._lab = lab
         self._store: Any = None
         self._live: dict[str, _Live] = {}
-        self._lanes: dict[str, collections.deque[_Live]] = {}
+        self._lanes: dict[str, collections.deque[_Live | _Gate]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._finished: collections.OrderedDict[str, _Live] = collections.OrderedDict()
         # What this process last wrote to a thread's record: (graph_id, assistant_id, status).
@@ -397,9 +425,8 @@ class Runs:
             if not lane:
                 self._lanes.pop(thread_id, None)
             raise RunConflictError(
-                f"thread {thread_id!r} is already running a task (run "
-                f"{inflight[0].run.run_id}); wait for it to finish or choose a different "
-                "multitask strategy",
+                f"thread {thread_id!r} is already running a task ({_describe(inflight[0])}); "
+                "wait for it to finish or choose a different multitask strategy",
                 hint='pass multitask_strategy="enqueue" to queue behind it, "interrupt" or '
                 '"rollback" to replace it',
             )
@@ -409,10 +436,7 @@ class Runs:
         if strategy in ("interrupt", "rollback"):
             for other in inflight:
                 self._cancel_live(other, strategy)
-        if thread_id not in self._workers:
-            self._workers[thread_id] = asyncio.get_running_loop().create_task(
-                self._work(thread_id), name=f"lgp-runs-{thread_id}"
-            )
+        self._ensure_worker(thread_id)
         try:
             store = await self.astore()
             await store.put(run._row())
@@ -467,9 +491,38 @@ class Runs:
         """The run in flight on ``thread_id`` in this process, if any."""
         lane = self._lanes.get(thread_id) or ()
         for live in lane:
-            if not live.finished:
+            if isinstance(live, _Live) and not live.finished:
                 return dataclasses.replace(live.run)
         return None
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, thread_id: str | None) -> AsyncIterator[None]:
+        """Hold ``thread_id`` for a run made outside this API (``Lab.run``): it waits for
+        the thread's runs in flight and queued (as ``enqueue``), and while it is held, API
+        runs on the thread are refused (``reject``), queued, or cancel it (``interrupt``,
+        ``rollback``: the holding task is cancelled). A new thread (``None``), or the
+        thread of the run this code is part of, is not held.
+
+        Call it on the engine loop.
+        """
+        if thread_id is None or self._closing or _RUNNING.get() == thread_id:
+            yield
+            return
+        gate = _Gate()
+        lane = self._lanes.setdefault(thread_id, collections.deque())
+        if not lane:
+            gate.admitted.set_result(None)  # an idle thread: no wait for the worker
+        lane.append(gate)
+        self._ensure_worker(thread_id)
+        try:
+            await gate.admitted
+            token = _RUNNING.set(thread_id)
+            try:
+                yield
+            finally:
+                _RUNNING.reset(token)
+        finally:
+            gate.release()
 
     # ------------------------------------------------------------------ stream / join
 
@@ -602,7 +655,7 @@ class Runs:
             self._cancel_live(live, "interrupt")
         for live in lane:
             with contextlib.suppress(Exception):
-                await asyncio.shield(live.done)
+                await asyncio.shield(live.done if isinstance(live, _Live) else live.released)
         await (await self.astore()).delete_thread(thread_id)
 
     async def aclose(self, timeout: float = 2.0) -> None:
@@ -617,10 +670,22 @@ class Runs:
 
     # ------------------------------------------------------------------ execution
 
-    def _cancel_live(self, live: _Live, action: str) -> None:
+    def _ensure_worker(self, thread_id: str) -> None:
+        if thread_id not in self._workers:
+            self._workers[thread_id] = asyncio.get_running_loop().create_task(
+                self._work(thread_id), name=f"lgp-runs-{thread_id}"
+            )
+
+    def _cancel_live(self, live: _Live | _Gate, action: str) -> None:
         if live.finished:
             return
         live.cancel_action = action
+        if isinstance(live, _Gate):
+            # A Lab.run holding the thread: stopped (its checkpoints stay; they carry no
+            # run id to roll back by).
+            if live.task is not None and not live.task.done():
+                live.task.cancel()
+            return
         if live.task is not None and not live.task.done():
             live.task.cancel()
         elif live.task is None:
@@ -635,6 +700,13 @@ class Runs:
         try:
             while lane:
                 live = lane[0]
+                if isinstance(live, _Gate):
+                    if not live.finished:
+                        if not live.admitted.done():
+                            live.admitted.set_result(None)
+                        await asyncio.wait({live.released})
+                    lane.popleft()
+                    continue
                 with contextlib.suppress(Exception):
                     await asyncio.shield(live.stored)
                 if live.stored.exception() is not None:
@@ -650,15 +722,15 @@ class Runs:
         except asyncio.CancelledError:
             for live in lane:
                 self._cancel_live(live, "interrupt")
+                if isinstance(live, _Gate):
+                    live.release()
             raise
         finally:
             if not lane:
                 self._lanes.pop(thread_id, None)
             self._workers.pop(thread_id, None)
             if lane and not self._closing:  # a run arrived while this worker was exiting
-                self._workers[thread_id] = asyncio.get_running_loop().create_task(
-                    self._work(thread_id), name=f"lgp-runs-{thread_id}"
-                )
+                self._ensure_worker(thread_id)
 
     async def _record_unstarted(self, live: _Live) -> None:
         store = await self.astore()
@@ -674,6 +746,7 @@ class Runs:
 
     async def _execute(self, live: _Live) -> None:
         run = live.run
+        _RUNNING.set(run.thread_id)  # this task's context: nodes that run the thread again
         store = await self.astore()
         run.status = "running"
         run.updated_at = _now()
@@ -1044,6 +1117,12 @@ class _Emitter:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _describe(entry: _Live | _Gate) -> str:
+    if isinstance(entry, _Live):
+        return f"run {entry.run.run_id}"
+    return "a run started in this process outside the API (Lab.run)"
 
 
 def _on(thread_id: str | None) -> str:
