@@ -90,7 +90,7 @@ story_model = TokenLatencyModel(messages=_replies({STORY!r}), latency=0.05)
 
 def route(state):
     text = state["messages"][-1].text.lower()
-    for word in ("confirm", "story", "slow"):
+    for word in ("confirm", "story", "slow", "fail"):
         if word in text:
             return word
     return "chat"
@@ -110,16 +110,20 @@ def confirm(state):
     return {{"messages": [AIMessage(f"Shipped: {{answer}}")]}}
 
 
+def fail(state):
+    raise ValueError("the model refused: " + state["messages"][-1].text)
+
+
 async def slow(state):
     await asyncio.sleep(30)  # cancelled long before
     return {{"messages": [AIMessage("too late")]}}
 
 
 workflow = StateGraph(MessagesState)
-for node in (chat, story, confirm, slow):
+for node in (chat, story, confirm, slow, fail):
     workflow.add_node(node.__name__, node)
     workflow.add_edge(node.__name__, END)
-workflow.add_conditional_edges(START, route, ["chat", "story", "confirm", "slow"])
+workflow.add_conditional_edges(START, route, ["chat", "story", "confirm", "slow", "fail"])
 """
 
 
@@ -242,6 +246,18 @@ def _assert_sdk_output(out: dict[str, Any]) -> str:
     assert cancel["thread_status"] in ("idle", "interrupted"), cancel["thread_status"]
     assert _messages(cancel["next"])[-1] == ("ai", REPLY)
 
+    # A failing node: an `error` event naming the exception, an Error from runs.wait, the
+    # thread in "error" until the next run succeeds.
+    failure = out["failure"]
+    events = _until_end(failure["events"])
+    # (langgraph-api's message is the exception's own; ours may say which node failed.)
+    assert events[-1]["event"] == "error" and events[-1]["data"]["error"] == "ValueError"
+    assert events[-1]["data"]["message"].endswith("the model refused: please fail"), events[-1]
+    waited = failure["waited"]["message"]
+    assert waited.startswith("ValueError: ") and waited.endswith("the model refused: fail again")
+    assert failure["thread_status"] == "error"
+    assert _messages(failure["next"])[-1] == ("ai", REPLY)
+
     # As langgraph-api: "interrupted" is a cancelled run only; a run that stopped at an
     # interrupt() succeeded (its thread is the one that is interrupted).
     statuses = {
@@ -251,11 +267,12 @@ def _assert_sdk_output(out: dict[str, Any]) -> str:
     expected = {json.dumps(human(text)): "success" for text in ("hello there", "please confirm")}
     expected[json.dumps(human("slow please"))] = "interrupted"
     expected[json.dumps({"resume": "approved"})] = "success"
+    expected[json.dumps(human("please fail"))] = "error"
     assert {k: statuses.get(k) for k in expected} == expected, statuses
-    assert len(out["runs"]) == 7, statuses
+    assert len(out["runs"]) == 10, statuses
     final = _messages(out["state"]["values"])
     assert ("ai", "too late") not in final
-    assert final[-2:] == [("human", "after cancel"), ("ai", REPLY)]
+    assert final[-2:] == [("human", "recovered"), ("ai", REPLY)]
     return thread_id
 
 
@@ -354,6 +371,7 @@ def _drive_chat_page(
         def saw_partial(text: str) -> str:
             return f"window.__partials.some(p => p !== {text!r} && {text!r}.startsWith(p))"
 
+        expect.set_options(timeout=20_000)  # a shared CI machine; the default is 5 s
         try:
             page.goto(f"{page_url}/index.html?{urlencode(query)}")
             # 1. A reply streamed token by token into the page.
@@ -390,11 +408,23 @@ def _drive_chat_page(
             expect(page.locator("#interrupt")).to_have_count(0)
             expect(page.locator("#status")).to_have_text("idle")
             assert not page.evaluate("window.__errors")
+
+            # 4. A failing node: useStream reports the error; the next message is answered.
+            #    (Read from onError: with reconnectOnMount, useStream itself may rejoin the
+            #    failed run and clear `error` again — langgraph dev alike.)
+            say("please fail")
+            page.wait_for_function(
+                "window.__errors.some(e => e.includes('the model refused: please fail'))"
+            )
+            expect(page.locator("#status")).to_have_text("idle")
+            say("hello once more")
+            expect(ai.last).to_have_text(REPLY)
         except Exception:
             page.screenshot(path=str(shots / "failure.png"))
             print("\n".join(console))
             raise
         finally:
+            expect.set_options(timeout=5_000)
             browser.close()
     return thread_id
 
@@ -425,4 +455,7 @@ def test_use_stream_page_streams_survives_reload_and_resumes_interrupt(
             ("ai", STORY),
             ("human", "please confirm"),
             ("ai", "Shipped: approved"),
+            ("human", "please fail"),
+            ("human", "hello once more"),
+            ("ai", REPLY),
         ]

@@ -120,6 +120,23 @@ await step("cancel", async () => {
   return { before, after, thread_status: thread.status, next };
 });
 
+await step("failure", async () => {
+  // A node that raises: an `error` event on the stream, an Error from runs.wait, and the
+  // thread takes the next run.
+  const events = await collect(
+    client.runs.stream(threadId, assistantId, { input: human("please fail"), streamMode: ["values"] }),
+  );
+  let waited = null;
+  try {
+    await client.runs.wait(threadId, assistantId, { input: human("fail again") });
+  } catch (error) {
+    waited = describe(error);
+  }
+  const thread = await client.threads.get(threadId);
+  const next = await client.runs.wait(threadId, assistantId, { input: human("recovered") });
+  return { events, waited, thread_status: thread.status, next };
+});
+
 await step("runs", async () => client.runs.list(threadId, { limit: 20 }));
 await step("state", async () => client.threads.getState(threadId));
 
