@@ -39,6 +39,45 @@ FROM t JOIN checkpoints AS c
 """
 
 
+# Every thread, record or checkpoints or both, with what search filters and sorts on:
+# its metadata (a thread a run wrote gets graph_id/assistant_id of its workflow unless
+# its record says otherwise) and its times (record times and checkpoint uuid6 times).
+_SEARCH = """
+WITH cp AS (
+    SELECT thread_id, MIN(checkpoint_id) AS first_id, MAX(checkpoint_id) AS last_id
+    FROM checkpoints WHERE checkpoint_ns = '' GROUP BY thread_id
+), cpw AS (
+    SELECT cp.thread_id, cp.first_id, cp.last_id,
+           json_extract(CAST(c.metadata AS TEXT), '$.workflow') AS workflow
+    FROM cp JOIN checkpoints AS c
+      ON c.thread_id = cp.thread_id AND c.checkpoint_ns = '' AND c.checkpoint_id = cp.last_id
+), t AS (
+    SELECT r.thread_id, r.created_at AS r_created, r.updated_at AS r_updated,
+           r.metadata AS r_meta, r.status AS r_status, w.first_id, w.last_id, w.workflow
+    FROM lgp_threads AS r LEFT JOIN cpw AS w ON w.thread_id = r.thread_id
+    UNION ALL
+    SELECT w.thread_id, NULL, NULL, NULL, NULL, w.first_id, w.last_id, w.workflow
+    FROM cpw AS w WHERE NOT EXISTS (SELECT 1 FROM lgp_threads AS r WHERE r.thread_id = w.thread_id)
+), m AS (
+    SELECT thread_id, r_meta IS NOT NULL AS has_record, r_status, last_id, workflow,
+           CASE WHEN workflow IS NULL THEN COALESCE(r_meta, '{{}}')
+                ELSE json_insert(COALESCE(r_meta, '{{}}'), '$.graph_id', workflow,
+                                 '$.assistant_id', lgp_assistant_id(workflow)) END AS meta,
+           MIN(COALESCE(r_created, 1e300), COALESCE(lgp_uuid6_epoch(first_id), 1e300)) AS created,
+           MAX(COALESCE(r_updated, 0), COALESCE(lgp_uuid6_epoch(last_id), 0)) AS updated
+    FROM t
+)
+SELECT {columns} FROM m {where} {order} {page}
+"""
+_COLUMNS = "thread_id, has_record, r_status, last_id, workflow, meta, created, updated"
+_ORDER = {
+    "thread_id": "thread_id",
+    "status": "COALESCE(r_status, 'idle')",
+    "created_at": "created",
+    "updated_at": "updated",
+}
+
+
 class SqliteThreadStore:
     """Rows of ``lgp_threads`` as plain dicts (``metadata`` decoded); times are epoch
     seconds. The domain layer (:mod:`lgp_lab.runtime.threads`) turns them into threads."""
@@ -48,14 +87,66 @@ class SqliteThreadStore:
         self._ready = False
 
     async def setup(self) -> None:
-        """Create the table if needed (once per store)."""
+        """Create the table if needed, and the SQL functions search uses (once)."""
         if self._ready:
             return
         await self.saver.setup()
         async with self.saver.lock:
-            await self.saver.conn.execute(_SCHEMA)
-            await self.saver.conn.commit()
+            conn = self.saver.conn
+            await conn.execute(_SCHEMA)
+            await conn.commit()
+            await conn.create_function("lgp_uuid6_epoch", 1, _uuid6_epoch, deterministic=True)
+            await conn.create_function("lgp_assistant_id", 1, _assistant_id, deterministic=True)
         self._ready = True
+
+    async def search(
+        self,
+        *,
+        metadata: dict[str, Any] | None = None,
+        ids: list[str] | None = None,
+        flag: str | None = None,
+        sort_by: str = "updated_at",
+        descending: bool = True,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Threads whose metadata has these top-level values (scalars: a caller checks
+        nested ones), of ``ids``; ``flag`` ``__interrupt__`` / ``__error__`` keeps those
+        with such a write pending on their latest checkpoint (or, for errors, a record
+        saying so). Sorted, one page (all when ``limit`` is None)."""
+        where, params = _filters(metadata, ids, flag)
+        direction = "DESC" if descending else "ASC"
+        order = f"ORDER BY {_ORDER[sort_by]} {direction}, thread_id {direction}"
+        page = ""
+        if limit is not None:
+            page = "LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        query = _SEARCH.format(columns=_COLUMNS, where=where, order=order, page=page)
+        rows = await self._fetch(query, tuple(params))
+        return [
+            {
+                "thread_id": r[0],
+                "has_record": bool(r[1]),
+                "record_status": r[2],
+                "last_checkpoint_id": r[3],
+                "workflow": r[4],
+                "metadata": _loads(r[5]),
+                "created_at": r[6] if r[6] is not None and r[6] < 1e299 else None,
+                "updated_at": r[7] or None,
+            }
+            for r in rows
+        ]
+
+    async def count(
+        self,
+        *,
+        metadata: dict[str, Any] | None = None,
+        ids: list[str] | None = None,
+    ) -> int:
+        """How many threads :meth:`search` finds with these (scalar) metadata values."""
+        where, params = _filters(metadata, ids, None)
+        query = _SEARCH.format(columns="COUNT(*)", where=where, order="", page="")
+        return int((await self._fetch(query, tuple(params)))[0][0])
 
     async def get(self, thread_id: str) -> dict[str, Any] | None:
         """The record of ``thread_id``, or ``None``."""
@@ -227,6 +318,61 @@ class SqliteThreadStore:
         await self.setup()
         async with self.saver.lock, self.saver.conn.execute(query, params) as cur:
             return list(await cur.fetchall())
+
+
+def sql_filterable(metadata: dict[str, Any]) -> bool:
+    """Whether :meth:`SqliteThreadStore.search` decides this metadata filter alone (every
+    value a scalar under a plain key); otherwise the caller checks containment."""
+    return all(
+        isinstance(v, (str, int, float, bool)) and '"' not in k and "\\" not in k
+        for k, v in metadata.items()
+    )
+
+
+def _filters(
+    metadata: dict[str, Any] | None,
+    ids: list[str] | None,
+    flag: str | None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for key, value in (metadata or {}).items():
+        if not isinstance(value, (str, int, float, bool)) or '"' in key or "\\" in key:
+            clauses.append("json_type(meta, ?) IS NOT NULL")  # present; checked by caller
+            params.append(f'$."{key}"' if '"' not in key else "$")
+            continue
+        path = f'$."{key}"'
+        if isinstance(value, bool):
+            clauses.append("json_type(meta, ?) = ?")
+            params += [path, "true" if value else "false"]
+        else:
+            clauses.append("json_type(meta, ?) IN (?, ?) AND json_extract(meta, ?) = ?")
+            kinds = ("text", "text") if isinstance(value, str) else ("integer", "real")
+            params += [path, *kinds, path, value]
+    if ids is not None:
+        clauses.append(f"thread_id IN ({', '.join('?' for _ in ids) or 'NULL'})")
+        params += list(ids)
+    if flag in ("__interrupt__", "__error__"):
+        clauses.append(
+            "EXISTS (SELECT 1 FROM writes AS w WHERE w.thread_id = m.thread_id AND "
+            "w.checkpoint_ns = '' AND w.checkpoint_id = m.last_id AND w.channel = ?)"
+            + (" OR r_status = 'error'" if flag == "__error__" else "")
+        )
+        params.append(flag)
+    return ("WHERE " + " AND ".join(f"({c})" for c in clauses)) if clauses else "", params
+
+
+def _uuid6_epoch(checkpoint_id: str | None) -> float | None:
+    from lgp_lab.runtime.sessions import checkpoint_time
+
+    when = checkpoint_time(checkpoint_id)
+    return when.timestamp() if when is not None else None
+
+
+def _assistant_id(graph_id: str | None) -> str | None:
+    from lgp_lab.runtime.threads import assistant_id_for
+
+    return assistant_id_for(graph_id) if graph_id else None
 
 
 def _record(row: tuple[Any, ...]) -> dict[str, Any]:

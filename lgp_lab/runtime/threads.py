@@ -205,27 +205,34 @@ class ThreadRecords:
             raise ValueError(f"sort_by must be one of {_SORT_KEYS}, got {sort_by!r}")
         if sort_order is not None and sort_order not in ("asc", "desc"):
             raise ValueError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}")
-        candidates = await self._candidates(ids)
-        if metadata:
-            candidates = [c for c in candidates if contains(c["metadata"], metadata)]
-        if status is not None or values:
-            candidates = await self._prefilter(candidates, status)
-        key = sort_by or "updated_at"
-        candidates.sort(key=lambda c: (c[key] is not None, c[key]), reverse=sort_order != "asc")
-        if status is None and not values:
-            return [await self._thread(c) for c in candidates[offset : offset + limit]]
+        from lgp_lab.checkpointing.threads_sqlite import sql_filterable
+
+        table = await self._table()
+        exact = not metadata or sql_filterable(metadata)
+        # Only a pending write can make a thread interrupted or failed: a SQL pre-filter.
+        flag = {"interrupted": "__interrupt__", "error": "__error__"}.get(status or "")
+        query = {
+            "metadata": metadata, "ids": ids, "flag": flag,
+            "sort_by": sort_by or "updated_at", "descending": sort_order != "asc",
+        }  # fmt: skip
+        if exact and status is None and not values:  # SQL decides: one page, in SQL
+            page = await table.search(**query, limit=limit, offset=offset)
+            return [await self._thread(c) for c in page]
         out: list[dict[str, Any]] = []
         skipped = 0
-        for candidate in candidates:  # status and values are exact only per thread
-            thread = await self._thread(candidate)
-            if status is not None and thread["status"] != status:
+        for candidate in await table.search(**query):  # the rest is exact per thread
+            if metadata and not contains(candidate["metadata"], metadata):
                 continue
-            if values and not contains(thread["values"], values):
-                continue
+            if status is not None or values:
+                thread = await self._thread(candidate)
+                if status is not None and thread["status"] != status:
+                    continue
+                if values and not contains(thread["values"], values):
+                    continue
             if skipped < offset:
                 skipped += 1
                 continue
-            out.append(thread)
+            out.append(thread if status is not None or values else await self._thread(candidate))
             if len(out) >= limit:
                 break
         return out
@@ -238,47 +245,16 @@ class ThreadRecords:
         status: str | None = None,
     ) -> int:
         """How many threads :meth:`asearch` would find with these filters."""
-        if status is None and not values:  # no state to read: count the candidates
-            candidates = await self._candidates(None)
-            return sum(1 for c in candidates if not metadata or contains(c["metadata"], metadata))
+        from lgp_lab.checkpointing.threads_sqlite import sql_filterable
+
+        if status is None and not values and (not metadata or sql_filterable(metadata)):
+            return await (await self._table()).count(metadata=metadata)
         found = await self.asearch(
             metadata=metadata, values=values, status=status, limit=1 << 62, offset=0
         )
         return len(found)
 
     # ------------------------------------------------------------------ private
-
-    async def _candidates(self, ids: list[str] | None) -> list[dict[str, Any]]:
-        table = await self._table()
-        records = {r["thread_id"]: r for r in await table.records(ids)}
-        rows = {r[0]: r for r in await table.checkpoint_threads()}
-        wanted = set(ids) if ids is not None else set(records) | set(rows)
-        return [
-            _candidate(t, records.get(t), rows.get(t)) for t in wanted if t in records or t in rows
-        ]
-
-    async def _prefilter(self, candidates: list[dict], status: str | None) -> list[dict]:
-        """Drop threads that cannot match ``status`` (from SQL flags, without reading
-        their state)."""
-        if status is None:
-            return candidates
-        table = await self._table()
-        flags = await table.flagged(
-            [
-                (c["thread_id"], c["last_checkpoint_id"])
-                for c in candidates
-                if c["last_checkpoint_id"]
-            ]
-        )
-        if status == "interrupted":
-            return [c for c in candidates if "__interrupt__" in flags.get(c["thread_id"], ())]
-        if status == "error":
-            return [
-                c
-                for c in candidates
-                if "__error__" in flags.get(c["thread_id"], ()) or c["record_status"] == "error"
-            ]
-        return candidates
 
     async def _thread(self, candidate: dict[str, Any]) -> dict[str, Any]:
         """The full thread of a candidate: its latest values, interrupts and status."""
