@@ -520,3 +520,32 @@ def test_hosted_has_no_cors_by_default(project: Path) -> None:
     assert load_config("production", project).server.allowed_origins("production") == []
     experiment = load_config(start=project)
     assert "http://localhost:*" in experiment.server.allowed_origins("experiment")
+
+
+def test_thread_records_search_matches_like_jsonb_containment(lab: Lab) -> None:
+    records = lab.thread_records
+    records.create("t-int", metadata={"n": 1, "tags": ["a", "b"], "who": {"id": 7, "x": 1}})
+    records.create("t-str", metadata={"n": "1", "ok": True, "tags": ["b"]})
+    records.create("t-bool", metadata={"n": True, "ok": False, "who": {"id": 8}})
+
+    def ids(**filters: object) -> list[str]:
+        return sorted(t["thread_id"] for t in records.search(limit=100, **filters))
+
+    assert ids(metadata={"n": 1}) == ["t-int"]  # 1 is not "1" nor true
+    assert ids(metadata={"n": "1"}) == ["t-str"]
+    assert ids(metadata={"n": True}) == ["t-bool"]
+    assert ids(metadata={"ok": False}) == ["t-bool"]
+    assert ids(metadata={"tags": ["b"]}) == ["t-int", "t-str"]  # arrays: element-wise
+    assert ids(metadata={"tags": ["a", "b"]}) == ["t-int"]
+    assert ids(metadata={"who": {"id": 7}}) == ["t-int"]  # objects: key by key
+    assert ids(metadata={"who": {"id": 7}, "n": 1}) == ["t-int"]
+    assert ids(metadata={"missing": None}) == []
+    assert ids(ids=["t-str", "nope"]) == ["t-str"]
+    assert (
+        records.search(sort_by="thread_id", sort_order="asc", limit=1, offset=1)[0]["thread_id"]
+        == "t-int"
+    )
+    assert lab.thread_records._call(records.acount(metadata={"tags": ["b"]})) == 2
+    assert lab.thread_records._call(records.acount()) == 3
+    with pytest.raises(ValueError, match="sort_by"):
+        records.search(sort_by="nope")

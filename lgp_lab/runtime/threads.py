@@ -318,6 +318,16 @@ class ThreadRecords:
         """Sync twin of :meth:`asearch`."""
         return self._call(self.asearch(**filters))
 
+    def count(self, **filters: Any) -> int:
+        """Sync twin of :meth:`acount`."""
+        return self._call(self.acount(**filters))
+
+    def touch(
+        self, thread_id: str, *, metadata: dict[str, Any] | None = None, status: str | None = None
+    ) -> None:
+        """Sync twin of :meth:`atouch`."""
+        self._call(self.atouch(thread_id, metadata=metadata, status=status))
+
 
 def contains(document: Any, query: Any) -> bool:
     """Whether ``document`` contains ``query`` as PostgreSQL's ``jsonb @>`` decides (what
