@@ -59,7 +59,7 @@ WITH cp AS (
     SELECT w.thread_id, NULL, NULL, NULL, NULL, w.first_id, w.last_id, w.workflow
     FROM cpw AS w WHERE NOT EXISTS (SELECT 1 FROM lgp_threads AS r WHERE r.thread_id = w.thread_id)
 ), m AS (
-    SELECT thread_id, r_meta IS NOT NULL AS has_record, r_status, last_id, workflow,
+    SELECT thread_id, r_meta IS NOT NULL AS has_record, r_status, r_updated, last_id, workflow,
            CASE WHEN workflow IS NULL THEN COALESCE(r_meta, '{{}}')
                 ELSE json_insert(COALESCE(r_meta, '{{}}'), '$.graph_id', workflow,
                                  '$.assistant_id', lgp_assistant_id(workflow)) END AS meta,
@@ -69,7 +69,7 @@ WITH cp AS (
 )
 SELECT {columns} FROM m {where} {order} {page}
 """
-_COLUMNS = "thread_id, has_record, r_status, last_id, workflow, meta, created, updated"
+_COLUMNS = "thread_id, has_record, r_status, r_updated, last_id, workflow, meta, created, updated"
 _ORDER = {
     "thread_id": "thread_id",
     "status": "COALESCE(r_status, 'idle')",
@@ -128,11 +128,12 @@ class SqliteThreadStore:
                 "thread_id": r[0],
                 "has_record": bool(r[1]),
                 "record_status": r[2],
-                "last_checkpoint_id": r[3],
-                "workflow": r[4],
-                "metadata": _loads(r[5]),
-                "created_at": r[6] if r[6] is not None and r[6] < 1e299 else None,
-                "updated_at": r[7] or None,
+                "record_updated_at": r[3],
+                "last_checkpoint_id": r[4],
+                "workflow": r[5],
+                "metadata": _loads(r[6]),
+                "created_at": r[7] if r[7] is not None and r[7] < 1e299 else None,
+                "updated_at": r[8] or None,
             }
             for r in rows
         ]

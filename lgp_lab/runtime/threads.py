@@ -272,8 +272,7 @@ class ThreadRecords:
                 writes = found.pending_writes or []
                 interrupts = _interrupts_by_task(writes)
                 checkpoint_status, _ = pending_status(writes)
-                # A run's `busy` (queued or in flight) outranks what checkpoints say.
-                status = "busy" if status == "busy" else checkpoint_status
+                status = _status(candidate, checkpoint_status)
         if thread_id in self._sessions.active:
             status = "busy"
         return {
@@ -366,11 +365,26 @@ def _candidate(
         "metadata": metadata,
         "created_at": min(created) if created else None,
         "updated_at": max(updated) if updated else None,
-        "status": record["status"] if record else "idle",
         "record_status": record["status"] if record else None,
+        "record_updated_at": record["updated_at"] if record else None,
         "last_checkpoint_id": row[2] if row else None,
         "workflow": workflow,
     }
+
+
+def _status(candidate: dict[str, Any], from_checkpoints: str) -> str:
+    """The thread's status: a run's ``busy`` (queued or in flight) outranks what the
+    checkpoints say; a run's ``error`` recorded after the latest checkpoint (it failed
+    before writing one, e.g. on its input) too; else the checkpoints decide."""
+    recorded = candidate["record_status"]
+    if recorded == "busy":
+        return "busy"
+    if recorded == "error" and from_checkpoints == "idle":
+        latest = checkpoint_time(candidate["last_checkpoint_id"])
+        stamped = candidate["record_updated_at"]
+        if stamped is not None and (latest is None or stamped > latest.timestamp()):
+            return "error"
+    return from_checkpoints
 
 
 def _values(channel_values: dict[str, Any]) -> Any:
