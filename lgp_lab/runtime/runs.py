@@ -191,6 +191,7 @@ class _Live:
         self.task: asyncio.Task[None] | None = None
         self.cancel_action: str | None = None
         self.values: Any = None
+        self.waiting = False  # it stopped at an interrupt()
         self.finished_at = 0.0
 
     @property
@@ -757,7 +758,10 @@ class Runs:
             # "running" lives in memory only: the row is written when the run is created
             # and when it ends (one write fewer per run; leases are a later store's).
             interrupts = await self._drive(live)
-            status = "interrupted" if interrupts else "success"
+            # As the Agent Server: a run that stops at interrupt() succeeded; its thread
+            # is the one `interrupted` (waiting for a Command(resume=...)).
+            status = "success"
+            live.waiting = bool(interrupts)
             result = _final_values(live.values, interrupts)
         except asyncio.CancelledError:
             status = "interrupted"
@@ -824,7 +828,9 @@ class Runs:
         lane = self._lanes.get(run.thread_id) or ()
         if any(other is not live and not other.finished for other in lane):
             return  # the next run keeps the thread busy
-        thread_status = {"interrupted": "interrupted", "error": "error"}.get(status, "idle")
+        thread_status = "error" if status == "error" else "idle"
+        if live.waiting:
+            thread_status = "interrupted"
         if live.cancel_action is not None:
             thread_status = "idle"
         recorded = (request.graph_id, run.assistant_id, thread_status)
