@@ -545,7 +545,39 @@ def test_thread_records_search_matches_like_jsonb_containment(lab: Lab) -> None:
         records.search(sort_by="thread_id", sort_order="asc", limit=1, offset=1)[0]["thread_id"]
         == "t-int"
     )
-    assert lab.thread_records._call(records.acount(metadata={"tags": ["b"]})) == 2
-    assert lab.thread_records._call(records.acount()) == 3
+    assert records.count(metadata={"tags": ["b"]}) == 2 and records.count() == 3
     with pytest.raises(ValueError, match="sort_by"):
         records.search(sort_by="nope")
+    records.touch("t-str", metadata={"stage": 2}, status="busy")
+    assert ids(status="busy") == ["t-str"] and records.get("t-str")["metadata"]["n"] == "1"
+    with pytest.raises(ValueError, match="status"):
+        records.touch("t-str", status="sleeping")
+
+
+def test_busy_set_by_a_process_that_is_gone_is_not_busy(lab: Lab) -> None:
+    """A kernel restarted mid-run leaves its thread `busy` in the file: not forever."""
+    import socket
+    import subprocess
+    import sys
+
+    records = lab.thread_records
+    lab.run("basic_workflow", "my name is Kim", thread_id="orphan")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)
+    alive = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    table = lab._call(records._table())  # another process's mark, written as it would
+    try:
+        for pid, expected in ((gone.pid, "idle"), (alive.pid, "busy")):
+            owner = f"{socket.gethostname()}:{pid}"
+            lab._call(table.touch("orphan", time.time(), status="busy", owner=owner))
+            assert records.get("orphan")["status"] == expected
+            found = {t["thread_id"] for t in records.search(status="busy")}
+            assert ("orphan" in found) is (expected == "busy")
+    finally:
+        alive.communicate(b"", timeout=30)
+    records.touch("orphan", status="busy")  # this process's own mark holds
+    assert records.get("orphan")["status"] == "busy"
+    records.touch("orphan", status="idle")
+    assert records.get("orphan")["status"] == "idle"

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS lgp_threads (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     metadata TEXT NOT NULL DEFAULT '{}',
-    status TEXT NOT NULL DEFAULT 'idle'
+    status TEXT NOT NULL DEFAULT 'idle',
+    owner TEXT
 )
 """
 
@@ -53,13 +54,15 @@ WITH cp AS (
       ON c.thread_id = cp.thread_id AND c.checkpoint_ns = '' AND c.checkpoint_id = cp.last_id
 ), t AS (
     SELECT r.thread_id, r.created_at AS r_created, r.updated_at AS r_updated,
-           r.metadata AS r_meta, r.status AS r_status, w.first_id, w.last_id, w.workflow
+           r.metadata AS r_meta, r.status AS r_status, r.owner AS r_owner,
+           w.first_id, w.last_id, w.workflow
     FROM lgp_threads AS r LEFT JOIN cpw AS w ON w.thread_id = r.thread_id
     UNION ALL
-    SELECT w.thread_id, NULL, NULL, NULL, NULL, w.first_id, w.last_id, w.workflow
+    SELECT w.thread_id, NULL, NULL, NULL, NULL, NULL, w.first_id, w.last_id, w.workflow
     FROM cpw AS w WHERE NOT EXISTS (SELECT 1 FROM lgp_threads AS r WHERE r.thread_id = w.thread_id)
 ), m AS (
-    SELECT thread_id, r_meta IS NOT NULL AS has_record, r_status, r_updated, last_id, workflow,
+    SELECT thread_id, r_meta IS NOT NULL AS has_record, r_status, r_updated, r_owner, last_id,
+           workflow,
            CASE WHEN workflow IS NULL THEN COALESCE(r_meta, '{{}}')
                 ELSE json_insert(COALESCE(r_meta, '{{}}'), '$.graph_id', workflow,
                                  '$.assistant_id', lgp_assistant_id(workflow)) END AS meta,
@@ -69,7 +72,9 @@ WITH cp AS (
 )
 SELECT {columns} FROM m {where} {order} {page}
 """
-_COLUMNS = "thread_id, has_record, r_status, r_updated, last_id, workflow, meta, created, updated"
+_COLUMNS = (
+    "thread_id, has_record, r_status, r_updated, r_owner, last_id, workflow, meta, created, updated"
+)
 _ORDER = {
     "thread_id": "thread_id",
     "status": "COALESCE(r_status, 'idle')",
@@ -94,6 +99,10 @@ class SqliteThreadStore:
         async with self.saver.lock:
             conn = self.saver.conn
             await conn.execute(_SCHEMA)
+            async with conn.execute("PRAGMA table_info(lgp_threads)") as cur:
+                columns = {row[1] for row in await cur.fetchall()}
+            if "owner" not in columns:  # a file from before `owner` existed
+                await conn.execute("ALTER TABLE lgp_threads ADD COLUMN owner TEXT")
             await conn.commit()
             await conn.create_function("lgp_uuid6_epoch", 1, _uuid6_epoch, deterministic=True)
             await conn.create_function("lgp_assistant_id", 1, _assistant_id, deterministic=True)
@@ -129,11 +138,12 @@ class SqliteThreadStore:
                 "has_record": bool(r[1]),
                 "record_status": r[2],
                 "record_updated_at": r[3],
-                "last_checkpoint_id": r[4],
-                "workflow": r[5],
-                "metadata": _loads(r[6]),
-                "created_at": r[7] if r[7] is not None and r[7] < 1e299 else None,
-                "updated_at": r[8] or None,
+                "record_owner": r[4],
+                "last_checkpoint_id": r[5],
+                "workflow": r[6],
+                "metadata": _loads(r[7]),
+                "created_at": r[8] if r[8] is not None and r[8] < 1e299 else None,
+                "updated_at": r[9] or None,
             }
             for r in rows
         ]
@@ -152,7 +162,7 @@ class SqliteThreadStore:
     async def get(self, thread_id: str) -> dict[str, Any] | None:
         """The record of ``thread_id``, or ``None``."""
         rows = await self._fetch(
-            "SELECT thread_id, created_at, updated_at, metadata, status FROM lgp_threads "
+            "SELECT thread_id, created_at, updated_at, metadata, status, owner FROM lgp_threads "
             "WHERE thread_id = ?",
             (thread_id,),
         )
@@ -160,7 +170,7 @@ class SqliteThreadStore:
 
     async def records(self, ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Every record (or those of ``ids``)."""
-        query = "SELECT thread_id, created_at, updated_at, metadata, status FROM lgp_threads"
+        query = "SELECT thread_id, created_at, updated_at, metadata, status, owner FROM lgp_threads"
         params: tuple[Any, ...] = ()
         if ids is not None:
             if not ids:
@@ -185,32 +195,36 @@ class SqliteThreadStore:
         metadata: dict[str, Any] | None = None,
         status: str | None = None,
         replace: bool = False,
+        owner: str | None = None,
     ) -> dict[str, Any]:
         """Create the record if missing, merge ``metadata`` into it (top-level keys, as
-        the Agent Server does; ``replace`` sets it whole), set ``status``; return it."""
+        the Agent Server does; ``replace`` sets it whole), set ``status`` (``owner``: the
+        process a ``busy`` status belongs to); return it."""
         await self.setup()
         async with self.saver.lock:
             conn = self.saver.conn
             async with conn.execute(
-                "SELECT metadata, status, created_at FROM lgp_threads WHERE thread_id = ?",
+                "SELECT metadata, status, created_at, owner FROM lgp_threads WHERE thread_id = ?",
                 (thread_id,),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 merged = dict(metadata or {})
                 new_status, created = status or "idle", now
+                new_owner = owner if new_status == "busy" else None
                 await conn.execute(
                     "INSERT INTO lgp_threads (thread_id, created_at, updated_at, metadata, "
-                    "status) VALUES (?, ?, ?, ?, ?)",
-                    (thread_id, now, now, _dumps(merged), new_status),
+                    "status, owner) VALUES (?, ?, ?, ?, ?, ?)",
+                    (thread_id, now, now, _dumps(merged), new_status, new_owner),
                 )
             else:
                 merged = dict(metadata or {}) if replace else {**_loads(row[0]), **(metadata or {})}
                 new_status, created = status or row[1], row[2]
+                new_owner = (owner if status else row[3]) if new_status == "busy" else None
                 await conn.execute(
-                    "UPDATE lgp_threads SET metadata = ?, status = ?, updated_at = ? "
+                    "UPDATE lgp_threads SET metadata = ?, status = ?, updated_at = ?, owner = ? "
                     "WHERE thread_id = ?",
-                    (_dumps(merged), new_status, now, thread_id),
+                    (_dumps(merged), new_status, now, new_owner, thread_id),
                 )
             await conn.commit()
         return {
@@ -219,6 +233,7 @@ class SqliteThreadStore:
             "updated_at": now,
             "metadata": merged,
             "status": new_status,
+            "owner": new_owner,
         }
 
     async def delete(self, thread_id: str) -> bool:
@@ -383,6 +398,7 @@ def _record(row: tuple[Any, ...]) -> dict[str, Any]:
         "updated_at": row[2],
         "metadata": _loads(row[3]),
         "status": row[4],
+        "owner": row[5],
     }
 
 

@@ -13,6 +13,8 @@ Runs call :meth:`ThreadRecords.atouch` to stamp metadata and status.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -161,7 +163,8 @@ class ThreadRecords:
         if status is not None and status not in THREAD_STATUSES:
             raise ValueError(f"thread status must be one of {THREAD_STATUSES}, got {status!r}")
         table = await self._table()
-        await table.touch(thread_id, time.time(), metadata=metadata, status=status)
+        owner = _process() if status == "busy" else None
+        await table.touch(thread_id, time.time(), metadata=metadata, status=status, owner=owner)
 
     async def acopy(self, thread_id: str, new_thread_id: str | None = None) -> dict | None:
         """Copy a thread, its whole checkpoint history and metadata, to a new id;
@@ -367,6 +370,7 @@ def _candidate(
         "updated_at": max(updated) if updated else None,
         "record_status": record["status"] if record else None,
         "record_updated_at": record["updated_at"] if record else None,
+        "record_owner": record["owner"] if record else None,
         "last_checkpoint_id": row[2] if row else None,
         "workflow": workflow,
     }
@@ -374,10 +378,11 @@ def _candidate(
 
 def _status(candidate: dict[str, Any], from_checkpoints: str) -> str:
     """The thread's status: a run's ``busy`` (queued or in flight) outranks what the
-    checkpoints say; a run's ``error`` recorded after the latest checkpoint (it failed
-    before writing one, e.g. on its input) too; else the checkpoints decide."""
+    checkpoints say, unless the process that set it is gone (a restarted kernel); a run's
+    ``error`` recorded after the latest checkpoint (it failed before writing one) too;
+    else the checkpoints decide."""
     recorded = candidate["record_status"]
-    if recorded == "busy":
+    if recorded == "busy" and not _gone(candidate["record_owner"]):
         return "busy"
     if recorded == "error" and from_checkpoints == "idle":
         latest = checkpoint_time(candidate["last_checkpoint_id"])
@@ -385,6 +390,24 @@ def _status(candidate: dict[str, Any], from_checkpoints: str) -> str:
         if stamped is not None and (latest is None or stamped > latest.timestamp()):
             return "error"
     return from_checkpoints
+
+
+def _process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(owner: str | None) -> bool:
+    """Whether the process that marked a thread busy has exited (on this host)."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False  # another machine's, or ours: trust it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
 
 
 def _values(channel_values: dict[str, Any]) -> Any:
