@@ -152,10 +152,11 @@ class SqliteRunStore:
         return len(doomed)
 
     async def _write(self, query: str, params: tuple[Any, ...]) -> int:
+        # Two hops to the database thread (execute, commit); the cursor is left to the
+        # garbage collector rather than closed with a third.
         async with self.saver.lock:
             cursor = await self.saver.conn.execute(query, params)
             count = cursor.rowcount
-            await cursor.close()
             await self.saver.conn.commit()
         return count
 

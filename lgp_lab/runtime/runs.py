@@ -1007,9 +1007,11 @@ class Runs:
         if await self._has_checkpoints(thread_id):
             return True
         records = getattr(self._lab, "thread_records", None)
-        if records is not None:
-            return await records.aget(thread_id) is not None
-        return False
+        if records is None:
+            return False
+        summary = getattr(records, "asummary", None)  # no state read, unlike aget
+        found = await (summary(thread_id) if summary is not None else records.aget(thread_id))
+        return found is not None
 
     async def _has_checkpoints(self, thread_id: str) -> bool:
         saver = await self._lab.acheckpointer()
