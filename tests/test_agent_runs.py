@@ -11,6 +11,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -705,6 +706,31 @@ def test_domain_api_from_another_loop(server) -> None:
             await runs.acancel(created.thread_id, "nope")
 
     run(main())
+
+
+def test_closing_the_lab_stops_runs_in_flight(project: Path) -> None:
+    write(project / "workflows" / "slow.py", SLOW_GRAPH)
+    lab = Lab(root=project, console=False)
+    wf = lab.load("workflows/slow.py")
+
+    async def start() -> tuple[str, str]:
+        created = await lab.runs.acreate(
+            thread_id=None, assistant_id="slow", graph_id=wf, on_completion="keep",
+            stream_mode="updates",
+        )  # fmt: skip
+        async for _id, event, _data in lab.runs.astream(created.run_id, last_event_id="-1"):
+            if event == "updates":
+                break  # `first` ran: the run now waits in `hold`
+        return created.thread_id, created.run_id
+
+    thread_id, run_id = lab.engine.call(start())
+    lab.close()  # bounded: the run is cancelled, its end recorded
+    with sqlite3.connect(lab.checkpoint_path) as db:
+        (status,) = db.execute("SELECT status FROM lgp_runs WHERE run_id = ?", (run_id,)).fetchone()
+        kept = db.execute(
+            "SELECT COUNT(*) FROM checkpoints WHERE thread_id = ?", (thread_id,)
+        ).fetchone()
+    assert status == "interrupted" and kept[0] > 0
 
 
 # ---------------------------------------------------------------- RemoteGraph
