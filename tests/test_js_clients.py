@@ -135,12 +135,6 @@ def _require_node() -> str:
     return NODE
 
 
-def _cors_supported() -> bool:
-    from lgp_lab.config import ServerConfig
-
-    return "cors_origins" in ServerConfig.model_fields
-
-
 def _configure(project: Path, cors_origins: list[str] | None = None) -> None:
     lines = ["server:", f"  api_keys: [{KEY}]", "  rate_limit_per_minute: 0"]
     if cors_origins is not None:
@@ -433,8 +427,6 @@ def _drive_chat_page(
 def test_use_stream_page_streams_survives_reload_and_resumes_interrupt(
     project: Path, chat_flow: Path, page_server: str, tmp_path: Path, agent_chat_ui: bool
 ) -> None:
-    if not _cors_supported():
-        pytest.xfail("server.cors_origins is not implemented yet: the page's origin is refused")
     _configure(project, cors_origins=[page_server])
     with Lab(root=project) as lab:
         handle = _serve(lab, chat_flow)
