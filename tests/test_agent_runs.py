@@ -411,6 +411,32 @@ def test_multitask_strategies(server) -> None:
     run(main())
 
 
+def test_batch_and_cancel_many(server) -> None:
+    url, _lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        batch = await client.runs.create_batch(
+            [{"assistant_id": "lists", "input": {"items": [f"b{i}"]}} for i in range(3)]
+        )
+        assert len(batch) == 3 and len({r["thread_id"] for r in batch}) == 3
+
+        tid = (await client.threads.create())["thread_id"]
+        running, parts = await _started(client, tid)
+        queued = await client.runs.create(
+            tid, "lists", input={"items": ["q"]}, multitask_strategy="enqueue"
+        )
+        await client.runs.cancel_many(thread_id=tid, status="pending")
+        assert (await client.runs.get(tid, queued["run_id"]))["status"] == "interrupted"
+        assert (await client.runs.get(tid, running))["status"] == "running"
+        await client.runs.cancel_many(thread_id=tid, status="all")
+        await client.runs.join(tid, running)
+        await parts.aclose()
+        assert (await client.runs.get(tid, running))["status"] == "interrupted"
+
+    run(main())
+
+
 def test_concurrent_enqueue_keeps_every_update_and_reject_loses_none(server) -> None:
     url, lab = server
 

@@ -192,6 +192,7 @@ class _Live:
         self.cancel_action: str | None = None
         self.values: Any = None
         self.waiting = False  # it stopped at an interrupt()
+        self.recording: asyncio.Task[None] | None = None  # a cancelled queued run's write
         self.finished_at = 0.0
 
     @property
@@ -464,7 +465,9 @@ class Runs:
         if not self._lab._on_engine():
             return await self._lab._hop(self.aget(thread_id, run_id))
         live = self._live.get(run_id) or self._finished.get(run_id)
-        if live is not None and live.run.status != "deleted":
+        if live is not None:
+            if live.run.status == "deleted":
+                return None  # rolled back
             if thread_id is None or live.run.thread_id == thread_id:
                 return dataclasses.replace(live.run)
             return None
@@ -485,6 +488,8 @@ class Runs:
         runs = []
         for row in rows:
             live = self._live.get(row["run_id"])
+            if live is not None and live.run.status == "deleted":
+                continue
             runs.append(dataclasses.replace(live.run) if live is not None else Run._from_row(row))
         return runs
 
@@ -495,6 +500,17 @@ class Runs:
             if isinstance(live, _Live) and not live.finished:
                 return dataclasses.replace(live.run)
         return None
+
+    def inflight(self, thread_id: str | None = None) -> list[Run]:
+        """The pending and running runs of this process (of ``thread_id`` when given),
+        in the order they will run."""
+        lanes = [self._lanes.get(thread_id) or ()] if thread_id else list(self._lanes.values())
+        return [
+            dataclasses.replace(live.run)
+            for lane in lanes
+            for live in lane
+            if isinstance(live, _Live) and not live.finished
+        ]
 
     @contextlib.asynccontextmanager
     async def exclusive(self, thread_id: str | None) -> AsyncIterator[None]:
@@ -595,7 +611,10 @@ class Runs:
             return await self._lab._hop(self.ajoin(thread_id, run_id))
         live = self._live.get(run_id) or self._finished.get(run_id)
         if live is not None and (thread_id is None or live.run.thread_id == thread_id):
-            return await asyncio.shield(live.done)
+            result = await asyncio.shield(live.done)
+            if result is not None:
+                return result
+            return await self._thread_values(live.run.thread_id)  # it never ran
         run = await self.aget(thread_id, run_id)
         if run is None:
             raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
@@ -690,10 +709,12 @@ class Runs:
         if live.task is not None and not live.task.done():
             live.task.cancel()
         elif live.task is None:
-            # Not started yet: it never runs. A rollback leaves no trace of it.
+            # Not started yet: it never runs. A rollback leaves no trace of it. The run
+            # stays readable here until its record says so too.
             live.run.status = "interrupted"
             live.run.updated_at = _now()
-            self._finish(live, None, deleted=action == "rollback")
+            self._finish(live, None, deleted=action == "rollback", forget=False)
+            live.recording = asyncio.get_running_loop().create_task(self._record_unstarted(live))
 
     async def _work(self, thread_id: str) -> None:
         """Run a thread's runs one after the other, in the order they were accepted."""
@@ -713,7 +734,8 @@ class Runs:
                 if live.stored.exception() is not None:
                     self._finish(live, None, deleted=True)  # never recorded: never ran
                 elif live.finished:
-                    await self._record_unstarted(live)  # cancelled while it waited
+                    if live.recording is not None:  # cancelled while it waited
+                        await asyncio.wait({live.recording})
                 else:
                     live.task = asyncio.get_running_loop().create_task(
                         self._execute(live), name=f"lgp-run-{live.run.run_id}"
@@ -734,9 +756,13 @@ class Runs:
                 self._ensure_worker(thread_id)
 
     async def _record_unstarted(self, live: _Live) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(live.stored)
         store = await self.astore()
         try:
-            if live.cancel_action == "rollback":
+            if live.stored.exception() is not None:
+                pass  # never recorded: nothing to update
+            elif live.cancel_action == "rollback":
                 await store.delete(live.run.run_id)
             else:
                 await store.set_status(
@@ -744,6 +770,9 @@ class Runs:
                 )
         except Exception as exc:
             self._lab.warn(f"run {live.run.run_id}: recording its cancellation failed: {exc}")
+        finally:
+            if self._live.get(live.run.run_id) is live:
+                self._live.pop(live.run.run_id)
 
     async def _execute(self, live: _Live) -> None:
         run = live.run
@@ -787,7 +816,9 @@ class Runs:
             self._lab.warn(f"run {run.run_id}: recording its end failed: {exc}")
         self._finish(live, result, deleted=deleted)
 
-    def _finish(self, live: _Live, result: Any, *, deleted: bool = False) -> None:
+    def _finish(
+        self, live: _Live, result: Any, *, deleted: bool = False, forget: bool = True
+    ) -> None:
         run = live.run
         if deleted:
             run.status = "deleted" if run.status in _ACTIVE else run.status
@@ -797,7 +828,8 @@ class Runs:
             live.done.set_result(result)
         live.close()
         live.finished_at = time.monotonic()
-        self._live.pop(run.run_id, None)
+        if forget:
+            self._live.pop(run.run_id, None)
         if deleted:
             run.status = "deleted"
             return

@@ -286,16 +286,31 @@ def build_runs_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
     async def cancel_many(
         body: RunCancelMany, action: Annotated[str, Query()] = "interrupt"
     ) -> Response:
-        """Cancel runs by id (of a thread), or every pending/running run of a thread."""
+        """Cancel runs by id (of a thread), or the pending and/or running runs of a thread
+        (or of every thread) by ``status``: ``pending``, ``running`` or ``all``."""
         try:
             targets: list[tuple[str | None, str]] = []
             if body.run_ids:
                 targets = [(body.thread_id, run_id) for run_id in body.run_ids]
-            elif body.thread_id:
-                active = runs.active(body.thread_id)
-                targets = [(body.thread_id, active.run_id)] if active else []
+            elif body.thread_id or body.status:
+                wanted = {"pending": ("pending",), "running": ("running",)}.get(
+                    body.status or "all", ("pending", "running")
+                )
+                if body.status not in (None, "pending", "running", "all"):
+                    raise ApiError(
+                        422, f"status must be pending, running or all (got {body.status!r})"
+                    )
+                targets = [
+                    (r.thread_id, r.run_id)
+                    for r in runs.inflight(body.thread_id)
+                    if r.status in wanted
+                ]
             else:
-                raise ApiError(422, "runs/cancel needs run_ids or a thread_id")
+                raise ApiError(
+                    422,
+                    "runs/cancel needs run_ids, a thread_id or a status",
+                    hint='e.g. {"thread_id": "...", "status": "all"}',
+                )
             for thread_id, run_id in targets:
                 await runs.acancel(thread_id, run_id, action=action)
         except (ApiError, LgpError) as exc:
