@@ -1,8 +1,9 @@
 """The official JS clients against a real lgp_lab server.
 
 - ``@langchain/langgraph-sdk`` run by node (tests/js/sdk_client.mjs): threads.create,
-  runs.stream (values + updates + messages-tuple), runs.create + runs.join, an interrupt
-  resumed with ``command.resume``, runs.cancel.
+  runs.stream (values + updates + messages-tuple), runs.create + runs.join, joinStream
+  from the first event, threads.search by graph_id, a stateless run, an interrupt
+  resumed with ``command.resume``, runs.cancel, a failing node, a wrong API key.
 - A React page on the SDK's ``useStream`` hook (tests/js/chat_app.jsx, bundled with
   esbuild from node_modules at test time, no CDN), served from a second origin and driven
   in headless Debian Chromium by Playwright: a streamed reply, a reload in the middle of a
@@ -148,9 +149,7 @@ def chat_flow(project: Path) -> Path:
 
 
 def _serve(lab: Lab, flow: Path) -> ServerHandle:
-    handle = start_server(lab, [str(flow)], host="127.0.0.1", port=0)
-    lab.on_close(handle.stop)
-    return handle
+    return start_server(lab, [str(flow)], host="127.0.0.1", port=0)  # stops with the Lab
 
 
 def human(text: str) -> dict[str, Any]:
