@@ -26,15 +26,17 @@ import contextlib
 import contextvars
 import dataclasses
 import datetime as dt
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lgp_lab.errors import LgpError, WorkflowInputError, format_exception_only
+from lgp_lab.errors import LgpError, format_exception_only
+from lgp_lab.runtime import run_requests as checks
 from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.runtime.run_events import RunEmitter, encode_event
+from lgp_lab.runtime.run_requests import MULTITASK_STRATEGIES, STREAM_MODES
 
 __all__ = [
     "MULTITASK_STRATEGIES",
@@ -46,26 +48,6 @@ __all__ = [
     "Runs",
 ]
 
-STREAM_MODES = (
-    "values",
-    "updates",
-    "messages",
-    "messages-tuple",
-    "custom",
-    "debug",
-    "tasks",
-    "checkpoints",
-    "events",
-)
-# Modes the JS SDK's useStream may ask for that Python LangGraph has no stream for: accepted
-# (a hook tracking them must not break the run) and never sent.
-_QUIET_MODES = ("tools", "lifecycle")
-MULTITASK_STRATEGIES = ("reject", "enqueue", "interrupt", "rollback")
-_IF_NOT_EXISTS = ("reject", "create")
-_ON_DISCONNECT = ("cancel", "continue")
-_ON_COMPLETION = ("delete", "keep")
-_DURABILITY = ("sync", "async", "exit")
-_CANCEL_ACTIONS = ("interrupt", "rollback")
 _ACTIVE = ("pending", "running")
 # Finished resumable runs whose events stay replayable (Last-Event-ID), and for how long.
 _KEEP_FINISHED = 256
@@ -202,7 +184,7 @@ class _Live:
     def publish(self, event: str, data: Any) -> None:
         self.seq += 1
         if self.subscribers or self.resumable:
-            self.events.append((self.seq, event, _encode(data)))
+            self.events.append((self.seq, event, encode_event(data)))
             self._wake()
 
     def close(self) -> None:
@@ -326,26 +308,26 @@ class Runs:
                     durability=durability,
                 )
             )  # fmt: skip
-        strategy = _choice(
+        strategy = checks.choice(
             "multitask_strategy", multitask_strategy or "reject", MULTITASK_STRATEGIES
         )
-        _choice("if_not_exists", if_not_exists or "reject", _IF_NOT_EXISTS)
-        _choice("on_disconnect", on_disconnect or "cancel", _ON_DISCONNECT)
-        _choice("on_completion", on_completion or "delete", _ON_COMPLETION)
+        checks.choice("if_not_exists", if_not_exists or "reject", checks.IF_NOT_EXISTS)
+        checks.choice("on_disconnect", on_disconnect or "cancel", checks.ON_DISCONNECT)
+        checks.choice("on_completion", on_completion or "delete", checks.ON_COMPLETION)
         if durability is not None:
-            _choice("durability", durability, _DURABILITY)
-        modes = _stream_modes(stream_mode)
-        command = _check_command(command, input)
-        fork = _fork(checkpoint_id, checkpoint)
-        user_config = _check_config(config)
+            checks.choice("durability", durability, checks.DURABILITY)
+        modes = checks.stream_modes(stream_mode)
+        command = checks.check_command(command, input)
+        fork = checks.fork_of(checkpoint_id, checkpoint)
+        user_config = checks.check_config(config)
         for name, nodes in (
             ("interrupt_before", interrupt_before),
             ("interrupt_after", interrupt_after),
         ):
-            _check_nodes(name, nodes)
+            checks.check_nodes(name, nodes)
         workflow = await lab.aload(graph_id)
         if command is None and input is not None and not isinstance(input, str):
-            _check_input(workflow, input)
+            checks.check_input_fits(workflow, input)
 
         temporary = thread_id is None and (on_completion or "delete") == "delete"
         if thread_id is None:
@@ -637,7 +619,7 @@ class Runs:
         """
         if not self._lab._on_engine():
             return await self._lab._hop(self.acancel(thread_id, run_id, wait=wait, action=action))
-        _choice("action", action, _CANCEL_ACTIONS)
+        checks.choice("action", action, checks.CANCEL_ACTIONS)
         live = self._live.get(run_id)
         if live is None or (thread_id is not None and live.run.thread_id != thread_id):
             if await self.aget(thread_id, run_id) is None:
@@ -942,7 +924,7 @@ class Runs:
             raise
 
         user_modes = set(request.stream_mode)
-        lib_modes = set(user_modes) - {"events", "messages-tuple", *_QUIET_MODES}
+        lib_modes = set(user_modes) - {"events", "messages-tuple", *checks.QUIET_MODES}
         if "messages-tuple" in user_modes:
             lib_modes.add("messages")
         lib_modes.update(_ALWAYS)
@@ -967,7 +949,7 @@ class Runs:
         recorder_token = run_recorder.set(
             (lambda child: tracing.child(trace, child)) if trace is not None else None
         )
-        emitter = _Emitter(live, user_modes, request.subgraphs, tracing, trace)
+        emitter = RunEmitter(live, user_modes, request.subgraphs, tracing, trace)
         started = time.perf_counter()
         status, error = "error", None
         try:
@@ -1020,7 +1002,7 @@ class Runs:
         from lgp_lab.runtime.inputs import default_input, text_input
 
         if request.command is not None:
-            return _command(request.command)
+            return checks.to_command(request.command)
         if isinstance(request.input, str):
             return text_input(graph, request.input)
         if (
@@ -1077,81 +1059,6 @@ class Runs:
         await saver.adelete_thread(thread_id)
 
 
-class _Emitter:
-    """Turns LangGraph stream chunks into Agent Server events on a run's buffer."""
-
-    def __init__(self, live: _Live, modes: set[str], subgraphs: bool, tracing: Any, trace: Any):
-        self.live = live
-        self.modes = modes
-        self.subgraphs = subgraphs
-        self.tracing = tracing
-        self.trace = trace
-        self.interrupts: list[Any] = []
-        self.partial: dict[str, Any] = {}
-        self.complete: set[str] = set()
-
-    def chunk(self, item: Any) -> None:
-        if self.subgraphs:
-            ns, mode, data = item
-        else:
-            (mode, data), ns = item, ()
-        root = not ns
-        live = self.live
-        if root:
-            if mode == "values":
-                live.values = data
-                if "messages" in self.modes:
-                    self._complete_from_state(data)
-            elif mode == "updates" and isinstance(data, dict) and "__interrupt__" in data:
-                self.interrupts.extend(data["__interrupt__"])
-            elif mode == "tasks" and self.trace is not None:
-                if "result" in data or "error" in data:
-                    self.tracing.node_end(
-                        self.trace, data["id"], data.get("result"), data.get("error")
-                    )
-                else:
-                    self.tracing.node_start(self.trace, data["id"], data["name"], data.get("input"))
-        if mode == "messages":
-            if "messages-tuple" in self.modes:
-                live.publish(_name("messages", ns), list(data))
-            if "messages" in self.modes:
-                self._message(*data)
-            return
-        if mode not in self.modes:
-            return
-        if mode == "debug" and isinstance(data, dict) and data.get("type") == "checkpoint":
-            data = {**data, "payload": _with_checkpoints(data.get("payload") or {})}
-        elif mode == "checkpoints" and isinstance(data, dict):
-            data = _with_checkpoints(data)
-        live.publish(_name(mode, ns), data)
-
-    def _message(self, message: Any, metadata: Any) -> None:
-        key = getattr(message, "id", None)
-        if key is None:
-            return
-        is_chunk = type(message).__name__.endswith("Chunk")
-        if key not in self.partial and key not in self.complete:
-            self.live.publish("messages/metadata", {key: {"metadata": metadata}})
-        if is_chunk:
-            self.partial[key] = message if key not in self.partial else self.partial[key] + message
-            self.live.publish("messages/partial", [self.partial[key]])
-        elif key not in self.complete:
-            self.complete.add(key)
-            self.partial.pop(key, None)
-            self.live.publish("messages/complete", [message])
-
-    def _complete_from_state(self, values: Any) -> None:
-        messages = values.get("messages") if isinstance(values, dict) else None
-        if not isinstance(messages, list) or not self.partial:
-            return
-        for message in messages:
-            key = getattr(message, "id", None)
-            if key in self.partial and key not in self.complete:
-                self.complete.add(key)
-                del self.partial[key]
-                self.live.publish("messages/complete", [message])
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -1169,35 +1076,6 @@ def _on(thread_id: str | None) -> str:
     return f" on thread {thread_id!r}" if thread_id is not None else ""
 
 
-def _name(mode: str, ns: tuple[str, ...] | list[str]) -> str:
-    return "|".join((mode, *ns)) if ns else mode
-
-
-def _encode(data: Any) -> bytes:
-    """JSON for an event, never failing: NaN/Infinity become null, lone surrogates are
-    escaped (text a node produced must not break the stream)."""
-    value = to_jsonable(data)
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        value = _finite(value)
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":")).encode("ascii")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _position(live: _Live, last_event_id: str | None) -> int:
     """Index in the buffer of the first event after ``last_event_id``."""
     if last_event_id is None:
@@ -1210,160 +1088,6 @@ def _position(live: _Live, last_event_id: str | None) -> int:
         if seq > after:
             return index
     return len(live.events)
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise WorkflowInputError(
-            f"{name} must be one of {', '.join(allowed)} (got {value!r})",
-            hint=f'e.g. {name}="{allowed[0]}"',
-        )
-    return value
-
-
-def _stream_modes(stream_mode: str | Iterable[str] | None) -> list[str]:
-    if stream_mode is None:
-        return ["values"]
-    modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
-    for mode in modes:
-        if mode not in STREAM_MODES and mode not in _QUIET_MODES:
-            raise WorkflowInputError(
-                f"stream_mode {mode!r} is not a stream mode",
-                hint=f"use one or more of: {', '.join(STREAM_MODES)}",
-            )
-    return list(dict.fromkeys(modes)) or ["values"]
-
-
-def _check_command(command: Any, input: Any) -> dict[str, Any] | None:
-    if command is None:
-        return None
-    if not isinstance(command, dict):
-        raise WorkflowInputError(
-            f"command must be an object with resume, goto or update (got {command!r})",
-            hint='e.g. {"resume": "yes"}',
-        )
-    unknown = sorted(set(command) - {"resume", "goto", "update"})
-    if unknown:
-        raise WorkflowInputError(
-            f"command has unknown key(s) {', '.join(repr(k) for k in unknown)}",
-            hint="a command takes resume, goto and update",
-        )
-    if input is not None:
-        raise WorkflowInputError(
-            "a run takes input or command, not both",
-            hint="send the resume value as command.resume and leave input out",
-        )
-    if all(command.get(k) is None for k in ("resume", "goto", "update")):
-        raise WorkflowInputError(
-            "command needs resume, goto or update",
-            hint='answer an interrupt with {"resume": value}',
-        )
-    return command
-
-
-def _command(command: dict[str, Any]) -> Any:
-    from langgraph.types import Command, Send
-
-    goto = command.get("goto")
-
-    def send(target: Any) -> Any:
-        if isinstance(target, dict) and "node" in target:
-            return Send(target["node"], target.get("input"))
-        return target
-
-    if isinstance(goto, list):
-        goto = [send(g) for g in goto]
-    elif goto is not None:
-        goto = send(goto)
-    kwargs: dict[str, Any] = {}
-    if command.get("resume") is not None:
-        kwargs["resume"] = command["resume"]
-    if goto is not None:
-        kwargs["goto"] = goto
-    if command.get("update") is not None:
-        update = command["update"]
-        if isinstance(update, list):
-            update = [tuple(u) if isinstance(u, list) else u for u in update]
-        kwargs["update"] = update
-    return Command(**kwargs)
-
-
-_FORK_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
-
-
-def _fork(checkpoint_id: str | None, checkpoint: dict[str, Any] | None) -> dict[str, Any] | None:
-    fork: dict[str, Any] = {}
-    if checkpoint:
-        if not isinstance(checkpoint, dict):
-            raise WorkflowInputError(
-                f"checkpoint must be an object (got {checkpoint!r})",
-                hint='e.g. {"checkpoint_id": "1ef..."}',
-            )
-        fork.update({k: v for k, v in checkpoint.items() if k in _FORK_KEYS and v})
-    if checkpoint_id:
-        fork["checkpoint_id"] = checkpoint_id
-    if fork.get("checkpoint_ns"):
-        raise WorkflowInputError(
-            f"a run starts from a root checkpoint, not one of subgraph {fork['checkpoint_ns']!r}",
-            hint="fork from a checkpoint of the thread itself (checkpoint_ns empty)",
-        )
-    fork.pop("checkpoint_ns", None)
-    return fork or None
-
-
-_RESERVED = ("thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map", "run_id",
-             "graph_id", "assistant_id")  # fmt: skip
-
-
-def _check_config(config: Any) -> dict[str, Any]:
-    from lgp_lab.runtime.inputs import check_run_config
-
-    if isinstance(config, dict) and isinstance(config.get("configurable"), dict):
-        # What the server sets itself: clients (RemoteGraph, Studio) echo them back.
-        configurable = {k: v for k, v in config["configurable"].items() if k not in _RESERVED}
-        config = {**config, "configurable": configurable}
-    return dict(check_run_config(config))
-
-
-def _check_nodes(name: str, nodes: Any) -> None:
-    if nodes is None or nodes == "*":
-        return
-    if not isinstance(nodes, list | tuple) or not all(isinstance(n, str) for n in nodes):
-        raise WorkflowInputError(
-            f'{name} must be "*" or a list of node names (got {nodes!r})',
-            hint=f'e.g. {name}=["review"]',
-        )
-
-
-def _check_input(workflow: Any, input: Any) -> None:
-    from lgp_lab.runtime.inputs import check_input
-    from lgp_lab.runtime.loader import GraphFactory
-
-    graph = workflow.graph
-    if not isinstance(graph, GraphFactory):
-        check_input(graph, input, workflow.name)
-
-
-def _with_checkpoints(payload: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint chunk with ``checkpoint`` / ``parent_checkpoint`` as the Agent
-    Server adds them ({thread_id, checkpoint_ns, checkpoint_id, checkpoint_map})."""
-    return {
-        **payload,
-        "checkpoint": _checkpoint_of(payload.get("config")),
-        "parent_checkpoint": _checkpoint_of(payload.get("parent_config")),
-    }
-
-
-def _checkpoint_of(config: Any) -> dict[str, Any] | None:
-    conf = (config or {}).get("configurable") if isinstance(config, dict) else None
-    if not conf or "checkpoint_id" not in conf:
-        return None
-    return {
-        "thread_id": conf.get("thread_id"),
-        "checkpoint_ns": conf.get("checkpoint_ns", ""),
-        "checkpoint_id": conf.get("checkpoint_id"),
-        "checkpoint_map": conf.get("checkpoint_map"),
-    }
 
 
 def _final_values(values: Any, interrupts: list[Any]) -> Any:
