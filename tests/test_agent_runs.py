@@ -785,3 +785,14 @@ def test_remote_graph_as_a_node(server) -> None:
     # Streamed through the remote graph, as a plain graph.
     chunks = list(remote.stream({"items": []}, stream_mode="updates"))
     assert [next(iter(c)) for c in chunks] == ["a", "b", "c"]
+    # The async side, on a thread of the server (created on first use).
+    config = {"configurable": {"thread_id": "remote-async"}}
+
+    async def twice() -> None:
+        first = await remote.ainvoke({"items": ["x"]}, config)
+        assert first["items"] == ["x", "a", "b", "c"]
+        second = await remote.ainvoke({"items": ["y"]}, config)
+        assert second["items"] == ["x", "a", "b", "c", "y", "a", "b", "c"]
+
+    run(twice())
+    assert remote.get_state(config).values["items"][0] == "x"
