@@ -1015,6 +1015,12 @@ class Runs:
 
     # ------------------------------------------------------------------ threads
 
+    async def athread_exists(self, thread_id: str) -> bool:
+        """Whether ``thread_id`` exists: a run of it here, checkpoints, or a record."""
+        if not self._lab._on_engine():
+            return await self._lab._hop(self.athread_exists(thread_id))
+        return await self._thread_exists(thread_id)
+
     async def _thread_exists(self, thread_id: str) -> bool:
         if thread_id in self._lanes:
             return True

@@ -185,7 +185,7 @@ def build_runs_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
         status: str | None = None,
     ) -> Response:
         """A thread's runs, newest first."""
-        if not await runs._thread_exists(thread_id):
+        if not await runs.athread_exists(thread_id):
             return _error(ApiError(404, f"thread {thread_id!r} not found"))
         found = await runs.alist(thread_id, limit=limit, offset=offset, status=status or None)
         return _json([r.to_dict() for r in found])
