@@ -119,6 +119,10 @@ def served(project: Path) -> Iterator[tuple[str, Lab]]:
     write(project / "workflows" / "asking.py", ASKING)
     write(project / "workflows" / "nested.py", NESTED)
     write(project / "workflows" / "gated.py", GATED)
+    # uvicorn imports its HTTP protocol (h11, ~0.2 s) on the engine loop when it starts;
+    # the clients here import it anyway (requests-threads.md asks start_server to do it).
+    import h11  # noqa: F401
+
     with Lab(root=project) as lab:
         targets = ["basic_workflow", *(f"workflows/{n}.py" for n in ("asking", "nested", "gated"))]
         handle = start_server(lab, targets, port=0)
@@ -323,10 +327,6 @@ async def _async_flow(url: str, lab: Lab) -> None:
     with pytest.raises(ConflictError) as evil:
         await client.threads.update_state(bare["thread_id"], {"answer": "x"})
     assert "'../evil.py'" in evil.value.message and "not found" in evil.value.message
-    # custom assistants are refused clearly, not with a bare 404
-    with pytest.raises(UnprocessableEntityError) as custom:
-        await client.assistants.create("asking", config={"configurable": {"x": 1}})
-    assert "system assistant" in custom.value.message
 
     # supersteps seed a new thread's state
     seeded = await client.threads.create(
@@ -414,6 +414,86 @@ def test_sdk_sync_client_and_errors(served: tuple[str, Lab]) -> None:
     assert r.status_code == 422 and r.json()["status"] == 422
     r = httpx.post(f"{url}/threads", json={"ttl": 5}, headers={"X-Api-Key": KEY})
     assert r.status_code == 422 and "ttl" in r.json()["detail"]
+
+
+def test_custom_assistants_versions_and_system_ones_protected(
+    served: tuple[str, Lab], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langgraph_sdk import get_sync_client
+    from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
+
+    from lgp_lab.runtime.threads import assistant_id_for
+    from lgp_lab.server.agent_api import runs
+
+    url, _ = served
+    client = get_sync_client(url=url, api_key=KEY)
+    monkeypatch.setattr(runs, "APPLIES_CUSTOM_ASSISTANTS", False, raising=False)
+    with pytest.raises(UnprocessableEntityError):  # not before runs apply them
+        client.assistants.create("asking")
+    monkeypatch.setattr(runs, "APPLIES_CUSTOM_ASSISTANTS", True, raising=False)
+
+    made = client.assistants.create(
+        "asking",
+        config={"configurable": {"tone": "dry"}, "tags": ["t1"]},
+        context={"user": "ann"},
+        metadata={"team": "ops"},
+        name="Asker",
+        description="asks dryly",
+    )
+    aid = made["assistant_id"]
+    assert uuid.UUID(aid) and made["graph_id"] == "asking" and made["version"] == 1
+    assert made["config"]["configurable"] == {"tone": "dry"} and made["context"] == {"user": "ann"}
+    assert made["metadata"] == {"team": "ops", "created_by": "user"}
+    assert client.assistants.get(aid)["name"] == "Asker"
+    mine = client.assistants.search(graph_id="asking")
+    assert {a["assistant_id"] for a in mine} == {aid, assistant_id_for("asking")}
+    assert [a["assistant_id"] for a in client.assistants.search(metadata={"team": "ops"})] == [aid]
+    assert client.assistants.count() == 5
+    with pytest.raises(ConflictError):
+        client.assistants.create("asking", assistant_id=aid)
+    assert (
+        client.assistants.create("asking", assistant_id=aid, if_exists="do_nothing")["name"]
+        == "Asker"
+    )
+    with pytest.raises(NotFoundError):
+        client.assistants.create("no_such_graph")
+
+    updated = client.assistants.update(aid, context={"user": "bob"}, metadata={"v": 2})
+    assert updated["version"] == 2 and updated["context"] == {"user": "bob"}
+    assert updated["metadata"] == {"team": "ops", "created_by": "user", "v": 2}
+    assert updated["config"]["configurable"] == {"tone": "dry"}  # unchanged fields stay
+    versions = client.assistants.get_versions(aid)
+    assert [v["version"] for v in versions] == [2, 1]
+    back = client.assistants.set_latest(aid, 1)
+    assert back["version"] == 1 and back["context"] == {"user": "ann"}
+    assert client.assistants.get_schemas(aid)["graph_id"] == "asking"
+    assert "ask" in {n["id"] for n in client.assistants.get_graph(aid)["nodes"]}
+
+    # the system assistants are not the client's to change
+    with pytest.raises(ConflictError):
+        client.assistants.update(assistant_id_for("asking"), name="x")
+    with pytest.raises(ConflictError):
+        client.assistants.delete("asking")
+    client.assistants.delete(aid)
+    with pytest.raises(NotFoundError):
+        client.assistants.get(aid)
+    assert client.assistants.count() == 4
+
+
+def test_merge_run_settings_puts_the_run_over_its_assistant() -> None:
+    from lgp_lab.runtime.assistants import merge_run_settings
+
+    assistant = {
+        "config": {"configurable": {"a": 1, "b": 1}, "tags": ["x"], "recursion_limit": 5},
+        "context": {"user": "ann", "tone": "dry"},
+    }
+    config, context = merge_run_settings(
+        assistant, {"configurable": {"b": 2}, "tags": ["y"]}, {"tone": "warm"}
+    )
+    assert config == {"configurable": {"a": 1, "b": 2}, "tags": ["x", "y"], "recursion_limit": 5}
+    assert context == {"user": "ann", "tone": "warm"}
+    assert merge_run_settings({"config": {}, "context": {}}, None, None) == (None, None)
+    assert merge_run_settings(assistant, None, None)[1] == {"user": "ann", "tone": "dry"}
 
 
 def test_a_thread_is_busy_while_its_run_is_in_flight(

@@ -13,6 +13,7 @@ Errors are JSON ``{"detail": message, "error": message, "status": N}``: the SDK 
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -23,9 +24,11 @@ from lgp_lab import __version__
 __all__ = [
     "ApiError",
     "api_error_response",
+    "assistant_records",
     "build_public_router",
     "build_router",
     "graph_for",
+    "resolve_assistant",
     "resolve_graph_id",
 ]
 
@@ -116,6 +119,46 @@ def resolve_graph_id(served: Mapping[str, Any], assistant_id: str) -> str:
             return name
     known = ", ".join(f"{n} ({assistant_id_for(n)})" for n in sorted(served)) or "(none)"
     raise ApiError(404, f"assistant {assistant_id!r} not found; served: {known}")
+
+
+_RECORDS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def assistant_records(lab: Any) -> Any:
+    """The custom assistants of ``lab``'s database (one handle per Lab)."""
+    records = _RECORDS.get(lab)
+    if records is None:
+        from lgp_lab.runtime.assistants import AssistantRecords
+
+        records = _RECORDS[lab] = AssistantRecords(lab.acheckpointer)
+    return records
+
+
+async def resolve_assistant(lab: Any, served: Mapping[str, Any], assistant_id: str) -> dict:
+    """The assistant an id names: a system one (its id or its graph id) or a custom one
+    (``config``/``context`` are its runs' defaults: see
+    :func:`lgp_lab.runtime.assistants.merge_run_settings`); its ``graph_id`` is served.
+
+    Raises:
+        ApiError: 404 for an unknown id; 409 when its graph is not served here.
+    """
+    from lgp_lab.runtime.threads import assistant_id_for
+
+    try:
+        name = resolve_graph_id(served, assistant_id)
+    except ApiError:
+        found = await assistant_records(lab).aget(assistant_id)
+        if found is None:
+            raise
+        if found["graph_id"] not in served:
+            raise ApiError(
+                409,
+                f"assistant {assistant_id!r} runs graph {found['graph_id']!r}, which is not "
+                "served here",
+                hint=_served_hint(served),
+            ) from None
+        return found
+    return {"assistant_id": assistant_id_for(name), "graph_id": name, "config": {}, "context": {}}
 
 
 async def workflow_for(lab: Any, served: Mapping[str, Any], name: str) -> Any:

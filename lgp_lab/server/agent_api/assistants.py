@@ -1,8 +1,9 @@
-"""Assistants: one system assistant per served graph, as ``langgraph dev`` has.
+"""Assistants: one system assistant per served graph, as ``langgraph dev`` has, and
+custom ones (a graph with its own config and context, versioned).
 
-Its id is the uuid5 langgraph-api derives from the graph id, so a client configured for
-``langgraph dev`` finds the same assistant here; the graph id itself is accepted
-wherever an assistant id is.
+A system assistant's id is the uuid5 langgraph-api derives from the graph id, so a client
+configured for ``langgraph dev`` finds the same assistant here; the graph id itself is
+accepted wherever an assistant id is.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from lgp_lab.runtime.assistants import AssistantExistsError
 from lgp_lab.runtime.jsonable import to_jsonable
 from lgp_lab.runtime.threads import assistant_id_for, contains
-from lgp_lab.server.agent_api import ApiError, graph_for, resolve_graph_id
+from lgp_lab.server.agent_api import ApiError, assistant_records, graph_for, resolve_graph_id
 
 __all__ = ["assistant_id_for", "build_assistants_router", "graph_schemas"]
 
 _SORT_KEYS = ("assistant_id", "graph_id", "name", "created_at", "updated_at")
+_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
 
 class AssistantSearch(BaseModel):
@@ -39,10 +42,54 @@ class AssistantSearch(BaseModel):
     select: list[str] | None = None
 
 
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AssistantCreate(_Body):
+    """``POST /assistants``: a custom assistant of a served graph."""
+
+    graph_id: str = Field(min_length=1, max_length=200)
+    assistant_id: str | None = Field(default=None, pattern=_ID)
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    if_exists: Literal["raise", "do_nothing"] | None = None
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+
+
+class AssistantPatch(_Body):
+    """``PATCH /assistants/{id}``: a new version (``metadata`` merges)."""
+
+    graph_id: str | None = Field(default=None, min_length=1, max_length=200)
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+
+
+class VersionsQuery(_Body):
+    """``POST /assistants/{id}/versions``."""
+
+    metadata: dict[str, Any] | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class LatestVersion(_Body):
+    """``POST /assistants/{id}/latest``."""
+
+    version: int = Field(ge=1)
+
+
 def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
-    """The ``/assistants`` routes over ``served`` (name -> live Workflow handle)."""
+    """The ``/assistants`` routes over ``served`` (name -> live Workflow handle): one
+    system assistant per graph, and the custom ones of the project's database."""
     router = APIRouter(prefix="/assistants", tags=["assistants"])
     first_seen = {name: wf.loaded_at for name, wf in served.items()}
+    custom = assistant_records(lab)
 
     def describe() -> dict[str, str]:
         try:
@@ -50,7 +97,7 @@ def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
         except Exception:  # a broken config must not hide the served graphs
             return {}
 
-    def assistant(name: str, descriptions: dict[str, str] | None = None) -> dict[str, Any]:
+    def system(name: str, descriptions: dict[str, str] | None = None) -> dict[str, Any]:
         workflow = served[name]
         text = (descriptions if descriptions is not None else describe()).get(name) or None
         return {
@@ -66,64 +113,151 @@ def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
             "description": text,
         }
 
-    def matching(body: AssistantSearch) -> list[dict[str, Any]]:
+    async def lookup(assistant_id: str) -> dict[str, Any]:
+        """A system assistant (by its id or graph id) or a custom one."""
+        try:
+            return system(resolve_graph_id(served, assistant_id))
+        except ApiError:
+            found = await custom.aget(assistant_id)
+            if found is None:
+                raise
+            return _shown(found)
+
+    def served_graph(graph_id: str) -> str:
+        if graph_id in served:
+            return graph_id
+        raise ApiError(
+            404,
+            f"graph {graph_id!r} is not served here",
+            hint=f"served graphs: {', '.join(sorted(served)) or '(none)'}",
+        )
+
+    def owned(assistant_id: str) -> None:
+        try:
+            name = resolve_graph_id(served, assistant_id)
+        except ApiError:
+            return
+        raise ApiError(
+            409,
+            f"assistant {assistant_id!r} is the system assistant of graph {name!r}; it "
+            "cannot be changed or deleted",
+            hint="create a custom assistant of the graph (POST /assistants) and change that",
+        )
+
+    async def matching(body: AssistantSearch) -> list[dict[str, Any]]:
         descriptions = describe()
-        found = [assistant(name, descriptions) for name in served]
+        found = [system(name, descriptions) for name in served]
+        found += [_shown(a) for a in await custom.alist()]
         if body.graph_id:
             found = [a for a in found if a["graph_id"] == body.graph_id]
         if body.name:
-            found = [a for a in found if body.name.lower() in a["name"].lower()]
+            found = [a for a in found if body.name.lower() in (a["name"] or "").lower()]
         if body.metadata:
             found = [a for a in found if contains(a["metadata"], body.metadata)]
         return found
 
     @router.post("")
-    async def create() -> None:
-        """Custom assistants are not supported yet: each graph has its system assistant."""
-        raise ApiError(
-            422,
-            "custom assistants are not supported by lgp_lab yet; each served graph has "
-            "one system assistant",
-            hint=f"use a graph id or its system assistant id: {', '.join(sorted(served))}; "
-            "pass config/context per run instead",
-        )
+    async def create(body: AssistantCreate) -> dict[str, Any]:
+        """Create a custom assistant: a served graph with its own ``config`` and
+        ``context`` (the defaults of its runs); ``if_exists``: ``raise`` (409) or
+        ``do_nothing``."""
+        if not _runs_apply_assistants():
+            raise ApiError(
+                422,
+                "custom assistants are not supported by this server's runs yet",
+                hint="use a graph id or its system assistant; pass config/context per run",
+            )
+        graph_id = served_graph(resolve_graph_id(served, body.graph_id))
+        if body.assistant_id is not None:
+            owned(body.assistant_id)
+        try:
+            made = await custom.acreate(
+                graph_id, assistant_id=body.assistant_id, config=body.config,
+                context=body.context, metadata=body.metadata, name=body.name,
+                description=body.description, if_exists=body.if_exists or "raise",
+            )  # fmt: skip
+        except AssistantExistsError as exc:
+            raise ApiError(409, exc.message, hint=exc.hint) from None
+        return _shown(made)
 
     @router.post("/search")
     async def search(response: Response, body: AssistantSearch | None = None) -> list[dict]:
         """Assistants matching ``graph_id``, ``name`` (substring) and ``metadata``."""
         body = body or AssistantSearch()
-        found = matching(body)
+        found = await matching(body)
         key = body.sort_by or "created_at"
-        found.sort(key=lambda a: (a[key], a["name"]), reverse=body.sort_order != "asc")
+        found.sort(key=lambda a: (a[key] or "", a["name"] or ""), reverse=body.sort_order != "asc")
         page = found[body.offset : body.offset + body.limit]
         response.headers["X-Pagination-Total"] = str(len(found))
         if body.offset + body.limit < len(found):
             response.headers["X-Pagination-Next"] = str(body.offset + body.limit)
         if body.select:
             page = [{k: a[k] for k in body.select if k in a} for a in page]
-        return page
+        return to_jsonable(page)
 
     @router.post("/count")
     async def count(body: AssistantSearch | None = None) -> int:
         """How many assistants match the filters."""
-        return len(matching(body or AssistantSearch()))
+        return len(await matching(body or AssistantSearch()))
 
     @router.get("/{assistant_id}")
     async def get(assistant_id: str) -> dict[str, Any]:
         """One assistant, by assistant id or graph id."""
-        return assistant(resolve_graph_id(served, assistant_id))
+        return to_jsonable(await lookup(assistant_id))
+
+    @router.patch("/{assistant_id}")
+    async def update(assistant_id: str, body: AssistantPatch) -> dict[str, Any]:
+        """A new version of a custom assistant (the given fields replaced, ``metadata``
+        merged); it becomes the current one."""
+        owned(assistant_id)
+        changes = body.model_dump(exclude_unset=True, exclude_none=True)
+        if "graph_id" in changes:
+            changes["graph_id"] = served_graph(resolve_graph_id(served, changes["graph_id"]))
+        updated = await custom.aupdate(assistant_id, **changes)
+        if updated is None:
+            raise ApiError(404, f"assistant {assistant_id!r} not found")
+        return _shown(updated)
+
+    @router.delete("/{assistant_id}", status_code=204)
+    async def delete(assistant_id: str) -> Response:
+        """Delete a custom assistant and its versions (its threads stay)."""
+        owned(assistant_id)
+        if not await custom.adelete(assistant_id):
+            raise ApiError(404, f"assistant {assistant_id!r} not found")
+        return Response(status_code=204)
 
     @router.post("/{assistant_id}/versions")
-    async def versions(assistant_id: str) -> list[dict[str, Any]]:
-        """A system assistant has one version."""
-        found = assistant(resolve_graph_id(served, assistant_id))
-        return [{k: v for k, v in found.items() if k != "updated_at"}]
+    async def versions(assistant_id: str, body: VersionsQuery | None = None) -> list[dict]:
+        """Every version, newest first (a system assistant has one)."""
+        body = body or VersionsQuery()
+        try:
+            found = [system(resolve_graph_id(served, assistant_id))]
+        except ApiError:
+            found = [_shown(v) for v in await custom.aversions(assistant_id)]
+            if not found:
+                raise
+        if body.metadata:
+            found = [v for v in found if contains(v["metadata"], body.metadata)]
+        page = found[body.offset : body.offset + body.limit]
+        return to_jsonable([{k: v for k, v in a.items() if k != "updated_at"} for a in page])
+
+    @router.post("/{assistant_id}/latest")
+    async def latest(assistant_id: str, body: LatestVersion) -> dict[str, Any]:
+        """Make one of a custom assistant's versions the current one."""
+        owned(assistant_id)
+        chosen = await custom.aset_latest(assistant_id, body.version)
+        if chosen is None:
+            raise ApiError(404, f"version {body.version} of assistant {assistant_id!r} not found")
+        return _shown(chosen)
+
+    async def graph_name(assistant_id: str) -> str:
+        return served_graph((await lookup(assistant_id))["graph_id"])
 
     @router.get("/{assistant_id}/graph")
     async def graph(assistant_id: str, xray: str = "false") -> dict[str, Any]:
         """The graph's drawable form (nodes and edges); ``xray`` (true or a depth)
         expands subgraphs."""
-        name = resolve_graph_id(served, assistant_id)
+        name = await graph_name(assistant_id)
         depth = _xray(xray)
         async with graph_for(served[name]) as compiled:
             drawn = await asyncio.to_thread(lambda: compiled.get_graph(xray=depth).to_json())
@@ -132,7 +266,7 @@ def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
     @router.get("/{assistant_id}/schemas")
     async def schemas(assistant_id: str) -> dict[str, Any]:
         """JSON schemas of the graph's input, output, state, config and context."""
-        name = resolve_graph_id(served, assistant_id)
+        name = await graph_name(assistant_id)
         async with graph_for(served[name]) as compiled:
             return await asyncio.to_thread(graph_schemas, compiled, name)
 
@@ -147,7 +281,7 @@ def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
         return await _subgraphs(assistant_id, namespace, recurse)
 
     async def _subgraphs(assistant_id: str, namespace: str | None, recurse: bool) -> dict:
-        name = resolve_graph_id(served, assistant_id)
+        name = await graph_name(assistant_id)
         async with graph_for(served[name]) as compiled:
             found = [
                 (ns, sub)
@@ -159,6 +293,24 @@ def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
             }
 
     return router
+
+
+def _shown(assistant: dict[str, Any]) -> dict[str, Any]:
+    """A stored assistant as the API shows it (ISO times)."""
+    return {
+        **assistant,
+        "created_at": _iso(assistant["created_at"]),
+        "updated_at": _iso(assistant["updated_at"]),
+    }
+
+
+def _runs_apply_assistants() -> bool:
+    """Whether the runs routes apply a custom assistant's config and context."""
+    try:
+        from lgp_lab.server.agent_api import runs
+    except ImportError:
+        return False
+    return bool(getattr(runs, "APPLIES_CUSTOM_ASSISTANTS", False))
 
 
 def graph_schemas(graph: Any, graph_id: str, *, with_id: bool = True) -> dict[str, Any]:
