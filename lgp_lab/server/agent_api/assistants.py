@@ -124,8 +124,11 @@ def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
             return _shown(found)
 
     def served_graph(graph_id: str) -> str:
-        if graph_id in served:
-            return graph_id
+        """The served graph ``graph_id`` names (a graph id or a system assistant id)."""
+        try:
+            return resolve_graph_id(served, graph_id)
+        except ApiError:
+            pass
         raise ApiError(
             404,
             f"graph {graph_id!r} is not served here",
@@ -167,7 +170,7 @@ def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
                 "custom assistants are not supported by this server's runs yet",
                 hint="use a graph id or its system assistant; pass config/context per run",
             )
-        graph_id = served_graph(resolve_graph_id(served, body.graph_id))
+        graph_id = served_graph(body.graph_id)
         if body.assistant_id is not None:
             owned(body.assistant_id)
         try:
@@ -212,7 +215,7 @@ def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
         owned(assistant_id)
         changes = body.model_dump(exclude_unset=True, exclude_none=True)
         if "graph_id" in changes:
-            changes["graph_id"] = served_graph(resolve_graph_id(served, changes["graph_id"]))
+            changes["graph_id"] = served_graph(changes["graph_id"])
         updated = await custom.aupdate(assistant_id, **changes)
         if updated is None:
             raise ApiError(404, f"assistant {assistant_id!r} not found")
