@@ -130,12 +130,36 @@ graph.add_node(boom)
 graph.add_edge(START, "boom"); graph.add_edge("boom", END)
 """
 
+# Reads the run's context (context_schema) and a configurable value.
+CONTEXT_GRAPH = """
+from dataclasses import dataclass
+from typing_extensions import TypedDict
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import StateGraph, START, END
+from langgraph.runtime import Runtime
+
+@dataclass
+class Ctx:
+    user: str = "nobody"
+
+class S(TypedDict, total=False):
+    out: str
+
+def who(state, config: RunnableConfig, runtime: Runtime[Ctx]):
+    return {"out": runtime.context.user + ":" + config["configurable"].get("tone", "plain")}
+
+graph = StateGraph(S, context_schema=Ctx)
+graph.add_node(who)
+graph.add_edge(START, "who"); graph.add_edge("who", END)
+"""
+
 GRAPHS = {
     "lists": LIST_GRAPH,
     "chat": CHAT_GRAPH,
     "hitl": HITL_GRAPH,
     "slow": SLOW_GRAPH,
     "failing": FAILING_GRAPH,
+    "ctx": CONTEXT_GRAPH,
 }
 
 
@@ -407,6 +431,36 @@ def test_multitask_strategies(server) -> None:
             await client.runs.get(tid, doomed)
         assert replacement["items"] == state["items"] + ["rolled", "a", "b", "c"]
         assert checkpoint_count(lab, tid) == before + 5  # the replacement's own: input..c
+
+    run(main())
+
+
+def test_context_config_and_custom_assistants(server) -> None:
+    url, _lab = server
+
+    async def main() -> None:
+        client = get_client(url=url)
+        out = await client.runs.wait(None, "ctx", input={})
+        assert out == {"out": "nobody:plain"}
+        out = await client.runs.wait(
+            None, "ctx", input={}, context={"user": "ann"},
+            config={"configurable": {"tone": "dry"}},
+        )  # fmt: skip
+        assert out == {"out": "ann:dry"}
+        # A custom assistant's config and context are its runs' defaults.
+        made = await client.assistants.create(
+            "ctx", config={"configurable": {"tone": "warm"}}, context={"user": "bob"}
+        )
+        tid = (await client.threads.create())["thread_id"]
+        assert await client.runs.wait(tid, made["assistant_id"], input={}) == {"out": "bob:warm"}
+        out = await client.runs.wait(tid, made["assistant_id"], input={}, context={"user": "cy"})
+        assert out == {"out": "cy:warm"}  # the run's own keys win
+        listed = await client.runs.list(tid)
+        assert {r["assistant_id"] for r in listed} == {made["assistant_id"]}
+        info = await client.threads.get(tid)
+        assert info["metadata"]["assistant_id"] == made["assistant_id"]
+        assert info["metadata"]["graph_id"] == "ctx"
+        await client.assistants.delete(made["assistant_id"])
 
     run(main())
 

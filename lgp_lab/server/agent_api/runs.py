@@ -23,12 +23,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
 from lgp_lab.errors import LgpError, WorkflowInputError, WorkflowNotFoundError
+from lgp_lab.runtime.assistants import merge_run_settings
 from lgp_lab.runtime.runs import Run, RunConflictError, RunNotFoundError
-from lgp_lab.server.agent_api import ApiError, api_error_response, resolve_graph_id
+from lgp_lab.server.agent_api import ApiError, api_error_response, resolve_assistant
 from lgp_lab.server.models import THREAD_ID_PATTERN
 
 __all__ = ["RunCreate", "build_runs_router"]
 
+# Runs take a custom assistant's config and context as their defaults (the assistants
+# routes allow creating such assistants once this is true).
+APPLIES_CUSTOM_ASSISTANTS = True
 # Seconds between keep-alives on an idle stream or a long /wait.
 HEARTBEAT_S = 5.0
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -82,7 +86,11 @@ def build_runs_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
     runs = lab.runs
 
     async def create(thread_id: str | None, body: RunCreate, *, subscribe: bool = False) -> Run:
-        graph_id = resolve_graph_id(served, body.assistant_id)
+        # A system assistant (its id or its graph id) or a custom one, whose config and
+        # context are the run's defaults (the run's own keys win).
+        assistant = await resolve_assistant(lab, served, body.assistant_id)
+        graph_id = assistant["graph_id"]
+        config, context = merge_run_settings(assistant, body.config, body.context)
         if body.after_seconds:
             raise ApiError(
                 422,
@@ -94,12 +102,12 @@ def build_runs_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
             durability = "async" if body.checkpoint_during else "exit"
         run = await runs.acreate(
             thread_id=thread_id,
-            assistant_id=_assistant_id(body.assistant_id, graph_id),
+            assistant_id=assistant["assistant_id"],
             graph_id=served[graph_id],
             input=body.input,
             command=body.command,
-            config=body.config,
-            context=body.context,
+            config=config,
+            context=context,
             metadata=body.metadata,
             stream_mode=body.stream_mode,
             stream_subgraphs=body.stream_subgraphs,
@@ -321,14 +329,6 @@ def build_runs_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
 
 
 # --------------------------------------------------------------------------- responses
-
-
-def _assistant_id(given: str, graph_id: str) -> str:
-    """The assistant id a run records: the one given, or the graph's when a graph id
-    was given (as langgraph-api does)."""
-    from lgp_lab.runtime.threads import assistant_id_for
-
-    return assistant_id_for(graph_id) if given == graph_id else given
 
 
 def _status_of(exc: BaseException) -> int:
