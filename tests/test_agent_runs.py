@@ -180,8 +180,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Lab]
             handle.stop()
 
 
+_OPEN: list[Any] = []
+
+
+def sdk(url: str) -> Any:
+    """An async SDK client, closed when the ``run`` it was made in ends."""
+    client = get_client(url=url)
+    _OPEN.append(client)
+    return client
+
+
 def run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    async def closing() -> Any:
+        try:
+            return await coro
+        finally:
+            while _OPEN:
+                await _OPEN.pop().aclose()
+
+    return asyncio.run(closing())
 
 
 async def collect(parts: Any) -> list[Any]:
@@ -204,7 +221,7 @@ def test_wait_and_background_run_join_get_list(server) -> None:
     url, _lab = server
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         thread = await client.threads.create()
         tid = thread["thread_id"]
         created: list[dict] = []
@@ -246,7 +263,7 @@ def test_stream_every_mode(server) -> None:
              "checkpoints", "events"]  # fmt: skip
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
         parts = await collect(client.runs.stream(tid, "chat", input="hi", stream_mode=modes))
         events = [p.event for p in parts]
@@ -291,7 +308,7 @@ def test_join_stream_replays_after_last_event_id(server) -> None:
     url, _lab = server
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
         run_ = await client.runs.create(
             tid, "lists", input={"items": []}, stream_mode=["values", "updates"],
@@ -344,7 +361,7 @@ def test_cancel(server, action: str) -> None:
     url, lab = server
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
         await client.runs.wait(tid, "lists", input={"items": ["before"]})
         before = checkpoint_count(lab, tid)
@@ -372,7 +389,7 @@ def test_disconnect_cancels_unless_continue(server) -> None:
     url, _lab = server
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
         parts = client.runs.stream(tid, "slow", input={"items": []}, stream_mode="updates")
         async for part in parts:
@@ -398,7 +415,7 @@ def test_multitask_strategies(server) -> None:
     url, lab = server
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
 
         first, parts = await _started(client, tid)
@@ -439,7 +456,7 @@ def test_context_config_and_custom_assistants(server) -> None:
     url, _lab = server
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         out = await client.runs.wait(None, "ctx", input={})
         assert out == {"out": "nobody:plain"}
         out = await client.runs.wait(
@@ -469,7 +486,7 @@ def test_batch_and_cancel_many(server) -> None:
     url, _lab = server
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         batch = await client.runs.create_batch(
             [{"assistant_id": "lists", "input": {"items": [f"b{i}"]}} for i in range(3)]
         )
@@ -496,7 +513,7 @@ def test_concurrent_enqueue_keeps_every_update_and_reject_loses_none(server) -> 
 
     async def clients(tid: str, strategy: str) -> list[Any]:
         async def one(client_no: int) -> list[Any]:
-            client = get_client(url=url)
+            client = sdk(url)
             out = []
             for i in range(20):
                 try:
@@ -513,7 +530,7 @@ def test_concurrent_enqueue_keeps_every_update_and_reject_loses_none(server) -> 
         return [r for rs in await asyncio.gather(*(one(n) for n in range(16))) for r in rs]
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
         accepted = await clients(tid, "enqueue")
         assert 409 not in accepted and len(accepted) == 320
@@ -564,7 +581,7 @@ def test_fork_from_checkpoint(server) -> None:
     url, _lab = server
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
         await client.runs.wait(tid, "lists", input={"items": ["one"]})
         await client.runs.wait(tid, "lists", input={"items": ["two"]})
@@ -600,7 +617,7 @@ def test_stateless_runs(server) -> None:
     before = thread_ids(lab)
 
     async def main() -> str:
-        client = get_client(url=url)
+        client = sdk(url)
         created: list[dict] = []
         out = await client.runs.wait(None, "lists", input={"items": ["s"]},
                                      on_run_created=created.append)  # fmt: skip
@@ -623,7 +640,7 @@ def test_errors(server) -> None:
     url, _lab = server
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
         with pytest.raises(Exception, match="the model refused"):
             await client.runs.wait(tid, "failing", input={"input": "x"})
@@ -663,7 +680,7 @@ def test_interrupt_before_and_heartbeats(server, monkeypatch: pytest.MonkeyPatch
     import lgp_lab.server.agent_api.runs as routes
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
         paused = await client.runs.wait(tid, "lists", input={"items": []}, interrupt_before=["b"])
         assert paused == {"items": ["a"]}
@@ -700,7 +717,7 @@ def test_wait_keeps_a_long_run_alive_with_newlines(server, monkeypatch) -> None:
     monkeypatch.setattr(routes, "HEARTBEAT_S", 0.05)
 
     async def main() -> None:
-        client = get_client(url=url)
+        client = sdk(url)
         tid = (await client.threads.create())["thread_id"]
         body = {"assistant_id": "slow", "input": {"items": []}, "on_disconnect": "continue"}
         async with (
