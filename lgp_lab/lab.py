@@ -324,7 +324,10 @@ class Lab(WatchMixin, EngineCallsMixin):
         if task is not None:
             self._runs.add(task)
         try:
-            result = await execute(workflow, payload, **run_kwargs, metadata=metadata)
+            # One run at a time per thread, queued with the Agent API's runs: concurrent
+            # runs on a thread never fork it.
+            async with self.runs.exclusive(thread_id):
+                result = await execute(workflow, payload, **run_kwargs, metadata=metadata)
         finally:
             if task is not None:
                 self._runs.discard(task)
@@ -432,10 +435,11 @@ class Lab(WatchMixin, EngineCallsMixin):
         if task is not None:
             self._runs.add(task)
         try:
-            async for event, data in stream(workflow, payload, **run_kwargs, metadata=metadata):
-                if event == "end":
-                    result = data
-                yield event, data
+            async with self.runs.exclusive(thread_id):
+                async for event, data in stream(workflow, payload, **run_kwargs, metadata=metadata):
+                    if event == "end":
+                        result = data
+                    yield event, data
         finally:
             if task is not None:
                 self._runs.discard(task)

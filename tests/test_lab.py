@@ -316,3 +316,38 @@ def test_close_cancels_in_flight_runs_before_closing_the_database(lab: Lab, proj
     lab.close()
     with pytest.raises(concurrent.futures.CancelledError):
         future.result(timeout=5)
+
+
+def test_concurrent_runs_on_one_thread_queue_instead_of_forking(lab: Lab, project: Path) -> None:
+    path = write(
+        project / "lists.py",
+        """
+        import asyncio
+        import operator
+        from typing import Annotated
+        from typing_extensions import TypedDict
+        from langgraph.graph import StateGraph, START
+
+        class S(TypedDict, total=False):
+            item: str
+            items: Annotated[list, operator.add]
+
+        async def add(state: S):
+            await asyncio.sleep(0)  # let the other runs interleave if they could
+            return {"items": [state["item"]]}
+
+        graph = StateGraph(S).add_node(add).add_edge(START, "add")
+        """,
+    )
+    lab.load(str(path))
+
+    async def many() -> list[object]:
+        return list(
+            await asyncio.gather(
+                *(lab.arun(str(path), {"item": f"i{n}"}, thread_id="shared") for n in range(24))
+            )
+        )
+
+    lab.engine.call(many())
+    final = lab.sessions.state("shared")["items"]
+    assert sorted(final) == sorted(f"i{n}" for n in range(24))  # none lost to a fork
