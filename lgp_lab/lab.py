@@ -93,6 +93,10 @@ class Lab(WatchMixin, EngineCallsMixin):
         self.thread_records = ThreadRecords(self.acheckpointer, self.sessions, self._call)
         # Agent Server runs: background, one active run per thread (lgp_lab.runtime.runs).
         self.runs = Runs(self)
+        # Deleting a thread anywhere (sessions, widgets, /sessions, the SDK) also cancels
+        # its runs and drops its record.
+        self.sessions.on_delete(self.runs.adelete_thread)
+        self.sessions.on_delete(self.thread_records.aforget)
         self.traces = Traces(self._atrace_store, self._call)
         # aiosqlite's worker thread is not a daemon: close on interpreter exit.
         atexit.register(_close_at_exit, weakref.ref(self))

@@ -661,3 +661,22 @@ def test_busy_set_by_a_process_that_is_gone_is_not_busy(lab: Lab) -> None:
     assert records.get("orphan")["status"] == "busy"
     records.touch("orphan", status="idle")
     assert records.get("orphan")["status"] == "idle"
+
+
+def test_deleting_a_session_drops_its_thread_record_and_runs(tmp_path, monkeypatch) -> None:
+    """%lgp_sessions / DELETE /sessions/{id} delete the whole thread, as the SDK sees it."""
+    import shutil
+
+    from conftest import REPO
+
+    from lgp_lab import Lab
+
+    shutil.copytree(REPO / "workflows", tmp_path / "workflows")
+    monkeypatch.chdir(tmp_path)
+    with Lab(root=tmp_path) as lab:
+        lab.thread_records.create("gone", metadata={"owner": "sdk"})
+        lab.run("basic_workflow", "my name is Al", thread_id="gone")
+        assert lab.thread_records.get("gone") is not None
+        lab.sessions.delete("gone")
+        assert lab.thread_records.get("gone") is None
+        assert lab.sessions.thread("gone") is None

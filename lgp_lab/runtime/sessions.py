@@ -167,6 +167,7 @@ class Sessions:
         self._get_saver = get_saver
         self._call = call
         self.active = active if active is not None else ActiveRuns()
+        self._delete_hooks: list[Callable[[str], Awaitable[Any]]] = []
 
     # ------------------------------------------------------------------ async API
 
@@ -290,8 +291,15 @@ class Sessions:
             await saver.aput_writes(saved, writes, task_id)
         return new_thread_id
 
+    def on_delete(self, hook: Callable[[str], Awaitable[Any]]) -> None:
+        """Call ``hook(thread_id)`` before a thread is deleted (its runs, its record)."""
+        self._delete_hooks.append(hook)
+
     async def adelete(self, thread_id: str) -> None:
-        """Delete every checkpoint and pending write of ``thread_id``."""
+        """Delete ``thread_id``: what :meth:`on_delete` hooks hold of it (runs, the thread
+        record), then every checkpoint and pending write."""
+        for hook in list(self._delete_hooks):
+            await hook(thread_id)
         await (await self._get_saver()).adelete_thread(thread_id)
 
     # ------------------------------------------------------------------ sync twins

@@ -151,6 +151,10 @@ class ThreadRecords:
             await self._sessions.adelete(thread_id)
         return had_record or had_checkpoints
 
+    async def aforget(self, thread_id: str) -> bool:
+        """Delete the thread's record only (its checkpoints are being deleted elsewhere)."""
+        return await (await self._table()).delete(thread_id)
+
     async def atouch(
         self,
         thread_id: str,

@@ -143,6 +143,9 @@ def start_server(
         forwarded_allow_ips=proxies or None,
     )
     server = uvicorn.Server(config)
+    # serve() would load the config (importing the HTTP protocol, h11 and its regexes:
+    # 0.2-0.5 s) on the engine loop; load it here so no run or request waits on that.
+    config.load()
     future = lab.engine.submit(server.serve(sockets=[sock]))
     handle = ServerHandle(lab, server, future, host, port, [wf.name for wf in workflows])
     deadline = time.monotonic() + ready_timeout
