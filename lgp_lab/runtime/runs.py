@@ -1057,10 +1057,11 @@ class Runs:
         records = getattr(self._lab, "thread_records", None)
         store = await self.astore()
         await store.delete_thread(thread_id)
-        if records is not None and hasattr(records, "adelete"):
+        # Not through sessions.adelete: its hooks cancel the thread's runs and wait for
+        # them — this one included, which is still finishing here.
+        if records is not None:
             with contextlib.suppress(Exception):
-                await records.adelete(thread_id)
-                return
+                await records.aforget(thread_id)
         saver = await self._lab.acheckpointer()
         await saver.adelete_thread(thread_id)
 
