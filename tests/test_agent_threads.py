@@ -680,3 +680,27 @@ def test_deleting_a_session_drops_its_thread_record_and_runs(tmp_path, monkeypat
         lab.sessions.delete("gone")
         assert lab.thread_records.get("gone") is None
         assert lab.sessions.thread("gone") is None
+
+
+def test_history_with_a_bad_metadata_filter_key_is_422(tmp_path, monkeypatch) -> None:
+    """Found by schemathesis: the checkpointer refuses such keys with a ValueError (a 500)."""
+    import shutil
+
+    import httpx
+    from conftest import REPO
+
+    from lgp_lab import Lab
+    from lgp_lab.server.background import start_server
+
+    shutil.copytree(REPO / "workflows", tmp_path / "workflows")
+    monkeypatch.chdir(tmp_path)
+    with Lab(root=tmp_path, env="experiment") as lab:
+        lab.run("basic_workflow", "hi", thread_id="h1")
+        handle = start_server(lab, ["basic_workflow"], host="127.0.0.1", port=0)
+        try:
+            r = httpx.post(f"{handle.url}/threads/h1/history", json={"metadata": {"a b": 1}})
+            assert r.status_code == 422 and "'a b'" in r.json()["detail"]
+            ok = httpx.post(f"{handle.url}/threads/h1/history", json={"metadata": {"step": 1}})
+            assert ok.status_code == 200
+        finally:
+            handle.stop()

@@ -23,6 +23,9 @@ from lgp_lab.server.models import THREAD_ID_PATTERN
 
 __all__ = ["build_threads_router", "checkpoint_of", "thread_state"]
 
+# The checkpointer's own rule for metadata filter keys (langgraph-checkpoint-sqlite).
+_FILTER_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
+
 ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN, description="The thread id")]
 _STATUS = Literal["idle", "busy", "interrupted", "error"]
 
@@ -341,6 +344,13 @@ def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
             before = {"configurable": {"checkpoint_id": before}}
         elif isinstance(before, dict):
             before = {"configurable": before.get("configurable", before)}
+        bad = [k for k in (body.metadata or {}) if not _FILTER_KEY.fullmatch(str(k))]
+        if bad:
+            raise ApiError(
+                422,
+                f"metadata filter key {bad[0]!r} is not valid: use letters, digits, '_', '.' "
+                'or \'-\' (e.g. {"source": "loop"})',
+            )
         async with graph_for(workflow, config) as graph:
             states = [
                 thread_state(s)
