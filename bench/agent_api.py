@@ -20,39 +20,25 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _graphs import free_port, three_node_project  # noqa: E402
+
 LANGGRAPH_DEV_RUNS_PER_S = 82.0  # c=8, langgraph-cli 0.4.40 / langgraph-api 0.16.7 here
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def make_project() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="lgp-agent-api-"))
-    (root / "workflows").mkdir()
-    (root / "config").mkdir()
-    shutil.copy(HERE / "_graphs.py", root / "workflows" / "_graphs.py")
-    (root / "workflows" / "three.py").write_text(
-        "from _graphs import make_builder\nworkflow = make_builder(3)\n"
+    return three_node_project(
+        "lgp-agent-api-", "server:\n  rate_limit_per_minute: 0\nobservability:\n  console: false\n"
     )
-    (root / "workflows" / "config.yaml").write_text("workflows:\n  three:\n    path: three.py\n")
-    (root / "config" / "experiment.yaml").write_text(
-        "server:\n  rate_limit_per_minute: 0\nobservability:\n  console: false\n"
-    )
-    return root
 
 
 def arun_p50(root: Path, runs: int) -> float:

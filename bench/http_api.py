@@ -17,39 +17,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _graphs import free_port, three_node_project  # noqa: E402
+
 # Like curl and browsers, send small requests at once (no Nagle delay against delayed ACKs).
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def make_project() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="lgp-http-"))
-    (root / "workflows").mkdir()
-    (root / "config").mkdir()
-    shutil.copy(HERE / "_graphs.py", root / "workflows" / "_graphs.py")
-    (root / "workflows" / "three.py").write_text(
-        "from _graphs import make_builder\nworkflow = make_builder(3)\n"
-    )
-    (root / "workflows" / "config.yaml").write_text("workflows:\n  three:\n    path: three.py\n")
-    (root / "config" / "experiment.yaml").write_text("server:\n  rate_limit_per_minute: 0\n")
-    return root
+    return three_node_project("lgp-http-", "server:\n  rate_limit_per_minute: 0\n")
 
 
 def seed_long_thread(root: Path, checkpoints: int) -> tuple[float, str]:
