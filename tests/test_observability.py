@@ -259,7 +259,7 @@ def test_langfuse_receives_the_run_through_the_real_sdk(project: Path) -> None:
 
 
 def test_langfuse_down_never_breaks_a_run(project: Path) -> None:
-    # How much a dead Langfuse adds to a run's wall time: bench/shutdown.py.
+    # How much a dead Langfuse adds to a run's wall time: bench/stop_latency.py.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"

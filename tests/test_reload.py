@@ -265,7 +265,7 @@ def test_cli_watch_reruns_on_save_and_ctrl_c_exits_cleanly(project: Path) -> Non
         assert "[lgp] Reloaded workflow v3" in "\n".join(proc.err)
     finally:
         proc.proc.send_signal(signal.SIGINT)
-        code = proc.proc.wait(10)  # exit time: bench/shutdown.py
+        code = proc.proc.wait(10)  # exit time: bench/stop_latency.py
     assert code == 0
     wait_for(lambda: "[lgp] Stopped watching" in proc.err, 2)
     assert not any("Traceback" in line for line in proc.err)
