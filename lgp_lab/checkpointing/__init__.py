@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lgp_lab.config import LabConfig
 
-__all__ = ["close_checkpointer", "create_checkpointer", "session_store_for"]
+__all__ = [
+    "assistant_store_for",
+    "close_checkpointer",
+    "create_checkpointer",
+    "run_store_for",
+    "session_store_for",
+    "thread_store_for",
+]
 
 
 async def create_checkpointer(config: LabConfig) -> Any:
@@ -36,3 +43,24 @@ def session_store_for(saver: Any) -> Any:
     from lgp_lab.checkpointing.sqlite import SqliteSessionStore
 
     return SqliteSessionStore(saver)
+
+
+def run_store_for(saver: Any) -> Any:
+    """The run records table (``runtime.runs.RunStore``) beside ``saver``'s checkpoints."""
+    from lgp_lab.checkpointing.runs_sqlite import SqliteRunStore
+
+    return SqliteRunStore(saver)
+
+
+def thread_store_for(saver: Any) -> Any:
+    """The thread records table beside ``saver``'s checkpoints."""
+    from lgp_lab.checkpointing.threads_sqlite import SqliteThreadStore
+
+    return SqliteThreadStore(saver)
+
+
+def assistant_store_for(saver: Any) -> Any:
+    """The custom assistants table beside ``saver``'s checkpoints."""
+    from lgp_lab.checkpointing.assistants_sqlite import SqliteAssistantStore
+
+    return SqliteAssistantStore(saver)

@@ -91,6 +91,11 @@ class SqliteThreadStore:
         self.saver = saver
         self._ready = False
 
+    @staticmethod
+    def sql_filterable(metadata: dict[str, Any]) -> bool:
+        """Whether :meth:`search` decides this metadata filter alone."""
+        return sql_filterable(metadata)
+
     async def setup(self) -> None:
         """Create the table if needed, and the SQL functions search uses (once)."""
         if self._ready:

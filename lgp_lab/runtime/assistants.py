@@ -32,9 +32,9 @@ class AssistantRecords:
     async def _table(self) -> Any:
         saver = await self._get_saver()
         if self._store is None or self._store_saver is not saver:
-            from lgp_lab.checkpointing.assistants_sqlite import SqliteAssistantStore
+            from lgp_lab.checkpointing import assistant_store_for
 
-            self._store, self._store_saver = SqliteAssistantStore(saver), saver
+            self._store, self._store_saver = assistant_store_for(saver), saver
         return self._store
 
     async def acreate(

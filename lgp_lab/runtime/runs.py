@@ -247,9 +247,9 @@ class Runs:
     async def astore(self) -> RunStore:
         """The run store (the SQLite one, on the checkpointer's connection)."""
         if self._store is None:
-            from lgp_lab.checkpointing.runs_sqlite import SqliteRunStore
+            from lgp_lab.checkpointing import run_store_for
 
-            self._store = SqliteRunStore(await self._lab.acheckpointer())
+            self._store = run_store_for(await self._lab.acheckpointer())
         return self._store
 
     # ------------------------------------------------------------------ create

@@ -71,9 +71,9 @@ class ThreadRecords:
     async def _table(self) -> Any:
         saver = await self._get_saver()
         if self._store is None or self._store_saver is not saver:
-            from lgp_lab.checkpointing.threads_sqlite import SqliteThreadStore
+            from lgp_lab.checkpointing import thread_store_for
 
-            self._store, self._store_saver = SqliteThreadStore(saver), saver
+            self._store, self._store_saver = thread_store_for(saver), saver
         return self._store
 
     # ------------------------------------------------------------------ async API
@@ -212,10 +212,8 @@ class ThreadRecords:
             raise ValueError(f"sort_by must be one of {_SORT_KEYS}, got {sort_by!r}")
         if sort_order is not None and sort_order not in ("asc", "desc"):
             raise ValueError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}")
-        from lgp_lab.checkpointing.threads_sqlite import sql_filterable
-
         table = await self._table()
-        exact = not metadata or sql_filterable(metadata)
+        exact = not metadata or table.sql_filterable(metadata)
         # Only a pending write can make a thread interrupted or failed: a SQL pre-filter.
         flag = {"interrupted": "__interrupt__", "error": "__error__"}.get(status or "")
         query = {
@@ -252,10 +250,9 @@ class ThreadRecords:
         status: str | None = None,
     ) -> int:
         """How many threads :meth:`asearch` would find with these filters."""
-        from lgp_lab.checkpointing.threads_sqlite import sql_filterable
-
-        if status is None and not values and (not metadata or sql_filterable(metadata)):
-            return await (await self._table()).count(metadata=metadata)
+        table = await self._table()
+        if status is None and not values and (not metadata or table.sql_filterable(metadata)):
+            return await table.count(metadata=metadata)
         found = await self.asearch(
             metadata=metadata, values=values, status=status, limit=1 << 62, offset=0
         )
