@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lgp_lab import __version__
+from lgp_lab.cli.check import check_command
 from lgp_lab.cli.create import create_command, templates_command
 from lgp_lab.cli.mesh import mesh_command
 from lgp_lab.cli.run import run_command
@@ -26,6 +27,7 @@ cli.add_command(templates_command)
 cli.add_command(serve_command)
 cli.add_command(traces_command)
 cli.add_command(mesh_command)
+cli.add_command(check_command)
 
 
 def main() -> None:
