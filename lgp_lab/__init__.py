@@ -19,6 +19,7 @@ __all__ = [
     "get_lab",
     "load_config",
     "load_ipython_extension",
+    "studio",
     "unload_ipython_extension",
 ]
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from lgp_lab.lab import Lab
     from lgp_lab.runtime.result import RunResult
     from lgp_lab.runtime.workflow import Workflow
+    from lgp_lab.widgets.studio import studio
 
 _LAZY = {
     "Lab": "lgp_lab.lab",
@@ -37,6 +39,7 @@ _LAZY = {
     "Workflow": "lgp_lab.runtime.workflow",
     "load_config": "lgp_lab.config",
     "get_lab": "lgp_lab.kernel",
+    "studio": "lgp_lab.widgets.studio",
 }
 
 

@@ -1,4 +1,4 @@
-"""IPython magics: ``%lgp_run`` and ``%lgp_watch``.
+"""IPython magics: ``%lgp_run``, ``%lgp_watch``, ``%lgp_serve`` and the widgets.
 
 Magics parse their arguments and delegate to the kernel's :class:`~lgp_lab.lab.Lab`
 (:func:`lgp_lab.get_lab`); they only add notebook display. ``%load_ext lgp_lab`` creates
@@ -261,6 +261,39 @@ class LgpMagics(Magics):
 
         return TraceViewer(get_lab(args.env), workflow=args.workflow, limit=args.limit)
 
+    @magic_arguments()
+    @argument(
+        "target",
+        nargs="?",
+        help="the workflow to draw: a .py file, a langgraph.json graph id, a registered "
+        "name or a variable holding a graph (default: every thread of the Lab)",
+    )
+    @argument("-t", "--thread", help="open this thread")
+    @argument("-e", "--env", help="config environment (config/NAME.yaml)")
+    @line_magic
+    def lgp_studio(self, line: str) -> Any:
+        """The studio: the graph drawn, runs lighting it up live, threads, checkpoints,
+        state, fork-and-re-run from any checkpoint, interrupts answered from a form.
+
+        Examples::
+
+            %lgp_studio workflows/basic_workflow.py
+            %lgp_studio agent --thread t-1
+        """
+        args = self._parse(self.lgp_studio, line)
+        if args is None:
+            return None
+        from lgp_lab.kernel import get_lab
+        from lgp_lab.widgets.studio import Studio
+
+        lab = get_lab(args.env)
+        target = None
+        if args.target:
+            target, name = self._resolve_target(args.target)
+            if name is not None:
+                target = lab.load(target, name=name)
+        return Studio(target, lab=lab, thread_id=args.thread)
+
     # ------------------------------------------------------------------ helpers
 
     def _parse(self, magic: Any, line: str) -> Any:
@@ -358,7 +391,14 @@ def unload(ipython: Any) -> None:
         for event in ("pre_run_cell", "post_run_cell"):
             with contextlib.suppress(ValueError):
                 ipython.events.unregister(event, magics._flush)
-        for name in ("lgp_run", "lgp_watch", "lgp_serve", "lgp_sessions", "lgp_traces"):
+        for name in (
+            "lgp_run",
+            "lgp_watch",
+            "lgp_serve",
+            "lgp_sessions",
+            "lgp_traces",
+            "lgp_studio",
+        ):
             ipython.magics_manager.magics["line"].pop(name, None)
         del ipython._lgp_magics
     ipython.set_custom_exc((), None)

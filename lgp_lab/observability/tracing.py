@@ -57,6 +57,17 @@ class Tracing:
         self._warn = warn or (lambda msg: print(f"[lgp] ⚠ {msg}", file=sys.stderr))
         self._broken: set[str] = set()
 
+    def add_exporter(self, exporter: Exporter) -> Callable[[], None]:
+        """Also feed ``exporter`` from the next event on (a live view such as the studio);
+        returns a function that removes it again. Safe from any thread: the list is
+        replaced, never changed in place, so a run fanning out an event is unaffected."""
+        self.exporters = [*self.exporters, exporter]
+
+        def remove() -> None:
+            self.exporters = [e for e in self.exporters if e is not exporter]
+
+        return remove
+
     def exporter(self, name: str) -> Any:
         """The exporter called ``name``, or ``None``."""
         return next((e for e in self.exporters if e.name == name), None)
@@ -157,7 +168,7 @@ class Tracing:
                 self._report(exporter.name, exc)
 
     def _call(self, hook: str, *args: Any) -> None:
-        for exporter in self.exporters:
+        for exporter in self.exporters:  # a snapshot: add_exporter replaces the list
             if exporter.name in self._broken:
                 continue
             method = getattr(exporter, hook, None)
