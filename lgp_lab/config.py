@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from lgp_lab.errors import ConfigError
 
@@ -35,6 +35,7 @@ __all__ = [
     "expand_env",
     "find_project_root",
     "load_config",
+    "redact_url",
 ]
 
 DEFAULT_ENV = "experiment"
@@ -62,12 +63,65 @@ class CheckpointConfig(_Section):
     ``synchronous`` is SQLite's durability level for the WAL-mode database. ``normal``
     (the default) survives process crashes and keeps the file consistent; only the
     last commits can be lost on a power failure. ``full`` syncs every commit.
+
+    ``backend: postgres`` keeps everything (checkpoints, store, runs, threads,
+    assistants, traces) in the PostgreSQL database at ``url`` (``postgresql://user:pw@
+    host:5432/db`` or a libpq ``key=value`` string; usually ``${DATABASE_URL}``), through
+    one connection pool of ``pool_min_size``..``pool_max_size`` connections per process.
+    ``connect_timeout_s`` bounds opening a connection, ``pool_timeout_s`` waiting for a
+    free one, ``statement_timeout_ms`` (0 = off) any one statement.
+
+    ``ttl`` (minutes; default off) deletes threads idle longer than that: a background
+    sweep every ``ttl_sweep_interval_minutes`` finds threads whose latest checkpoint and
+    thread record are older, at most ``ttl_sweep_limit`` per sweep, and deletes them
+    (``ttl_strategy: delete``, as LangGraph's ``checkpointer.ttl``) or prunes each to
+    its latest checkpoint (``keep_latest``). Threads with a run queued or in flight are
+    left alone. Unset here, ``langgraph.json``'s ``checkpointer.ttl`` applies.
     """
 
-    backend: Literal["sqlite"] = "sqlite"
+    backend: Literal["sqlite", "postgres"] = "sqlite"
     path: str = ".lgp/checkpoints.sqlite"
+    url: str | None = None
     synchronous: Literal["off", "normal", "full", "extra"] = "normal"
     busy_timeout_ms: int = Field(default=5000, ge=0)
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    pool_timeout_s: float = Field(default=30.0, gt=0)
+    statement_timeout_ms: int = Field(default=0, ge=0)
+    ttl: float | None = Field(default=None, gt=0)
+    ttl_strategy: Literal["delete", "keep_latest"] = "delete"
+    ttl_sweep_interval_minutes: float = Field(default=5.0, gt=0)
+    ttl_sweep_limit: int = Field(default=1000, ge=1)
+
+    @model_validator(mode="after")
+    def _backend_settings_agree(self) -> CheckpointConfig:
+        # An empty url (an unset ${DATABASE_URL}) is not refused here, so the file
+        # still loads for commands that never open the database; opening it names
+        # the variable to set.
+        if self.backend == "sqlite" and self.url:
+            raise ValueError(
+                "checkpoint.url is set but checkpoint.backend is sqlite (which uses "
+                "checkpoint.path); set backend: postgres, or remove url"
+            )
+        if self.backend == "postgres":
+            if self.url is None:
+                raise ValueError(
+                    "checkpoint.backend is postgres but checkpoint.url is missing; add "
+                    "url: ${DATABASE_URL} (postgresql://user:password@host:5432/dbname)"
+                )
+            scheme = self.url.partition("://")[0] if "://" in self.url else None
+            if scheme is not None and scheme not in ("postgresql", "postgres"):
+                raise ValueError(
+                    f"checkpoint.url must be a postgresql:// URL, got a {scheme}:// one; "
+                    "write postgresql://user:password@host:5432/dbname"
+                )
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError(
+                f"checkpoint.pool_min_size ({self.pool_min_size}) is larger than "
+                f"checkpoint.pool_max_size ({self.pool_max_size}); lower min or raise max"
+            )
+        return self
 
 
 class ServerConfig(_Section):
@@ -448,11 +502,28 @@ def _config_error(path: Path, exc: ValidationError) -> ConfigError:
             fix = f"did you mean '{close[0]}'?" if close else "remove it"
             lines.append(f"unknown key '{loc}'; {fix} (known keys here: {', '.join(known)})")
         else:
-            lines.append(f"'{loc}': {err['msg']} (got {err.get('input')!r})")
+            # Never echo a database password back (a checkpoint.url is in the input).
+            lines.append(f"'{loc}': {err['msg']} (got {redact_url(err.get('input'))!r})")
     return ConfigError(
         f"{path}: invalid configuration\n  " + "\n  ".join(lines),
         hint="correct the key or value named above; see the README's Configuration section",
     )
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")  # greedy: a raw "@" in a password
+_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact_url(value: Any) -> Any:
+    """``value`` with the password of every database URL / libpq string in it masked
+    (``postgresql://user:***@host/db``); dicts and lists are redacted item by item."""
+    if isinstance(value, str):
+        return _DSN_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", value))
+    if isinstance(value, dict):
+        return {k: redact_url(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_url(v) for v in value]
+    return value
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

@@ -159,11 +159,22 @@ class Lab(WatchMixin, EngineCallsMixin):
         """The persistent LangGraph store (``BaseStore``) every workflow is given.
 
         Nodes reach it as a ``store`` parameter, ``runtime.store`` or ``get_store()``;
-        items persist in the project's SQLite file across runs and processes.
+        items persist in the project's database (the SQLite file, or PostgreSQL with
+        ``checkpoint.backend: postgres``) across runs and processes.
         """
         if self._store is None:
-            await self.acheckpointer()
+            saver = await self.acheckpointer()
             async with self._ready_lock():
+                if self._store is None and self.config.checkpoint.backend == "postgres":
+                    self._check_open()
+                    from lgp_lab.checkpointing.postgres import open_postgres_store
+
+                    self._store = await open_postgres_store(
+                        saver,
+                        settings=self.project.store if self.project else None,
+                        project_root=self.project.root if self.project else self.root,
+                        warn=self.warn,
+                    )
                 if self._store is None:
                     self._check_open()
                     from lgp_lab.checkpointing.store import open_sqlite_store
@@ -203,6 +214,8 @@ class Lab(WatchMixin, EngineCallsMixin):
         from lgp_lab.observability.factory import build_tracing
 
         saver = await self.acheckpointer() if self.config.observability.local else None
+        if saver is not None and self.config.checkpoint.backend == "postgres":
+            return await self._build_postgres_tracing(saver)
         return await build_tracing(
             self.config,
             conn=getattr(saver, "conn", None),
@@ -210,6 +223,34 @@ class Lab(WatchMixin, EngineCallsMixin):
             console=self._console,
             warn=lambda message: self.warn(message),
         )
+
+    async def _build_postgres_tracing(self, saver: Any) -> Any:
+        """Tracing with the local trace store in PostgreSQL, on the saver's pool."""
+        from lgp_lab import __version__
+        from lgp_lab.observability.cost import CostTracker
+        from lgp_lab.observability.factory import build_tracing
+        from lgp_lab.observability.local_store_postgres import PostgresTraceStore
+        from lgp_lab.observability.tracing import Tracing
+
+        local = PostgresTraceStore(
+            saver.conn,
+            max_length=self.config.observability.max_length,
+            warn=lambda message: self.warn(message),
+        )
+        await local.setup()
+        # build_tracing makes the SQLite store only; until it takes a ready trace store
+        # (requested), the Postgres one joins the other exporters here.
+        tracing = await build_tracing(
+            self.config, console=self._console, warn=lambda message: self.warn(message)
+        )
+        if tracing is None:
+            cost = CostTracker(
+                self.config.cost.cost_model, self.config.cost.monthly_cost, local.count_since
+            )
+            metadata = {"runtime_version": __version__, "repository": self.config.repository}
+            return Tracing([local], base_metadata=metadata, cost=cost, warn=self.warn)
+        tracing.add_exporter(local)
+        return tracing
 
     @property
     def mcp(self) -> Any:

@@ -2,6 +2,9 @@
 
 ``create_checkpointer(config)`` opens the configured backend on the running event
 loop; the Lab calls it on its engine loop and closes it with ``close_checkpointer``.
+Each ``*_store_for(saver)`` picks the table of that kind for the saver's backend (SQLite
+on the saver's connection, PostgreSQL on its pool); both kinds pass one conformance
+suite (tests/test_backends.py).
 """
 
 from __future__ import annotations
@@ -23,16 +26,25 @@ __all__ = [
 
 async def create_checkpointer(config: LabConfig) -> Any:
     """Open the checkpointer ``config`` describes (a SQLite file by default)."""
+    cp = config.checkpoint
+    if cp.backend == "postgres":
+        from lgp_lab.checkpointing.postgres import open_postgres_saver
+
+        return await open_postgres_saver(cp, missing_env=config.missing_env)
     from lgp_lab.checkpointing.sqlite import open_sqlite_saver
 
-    cp = config.checkpoint
     return await open_sqlite_saver(
         config.checkpoint_path, synchronous=cp.synchronous, busy_timeout_ms=cp.busy_timeout_ms
     )
 
 
 async def close_checkpointer(saver: Any) -> None:
-    """Close the checkpointer's connection."""
+    """Close the checkpointer's connection (PostgreSQL: its pool)."""
+    if _postgres(saver):
+        from lgp_lab.checkpointing.postgres import close_postgres_saver
+
+        await close_postgres_saver(saver)
+        return
     conn = getattr(saver, "conn", None)
     if conn is not None:
         await conn.close()
@@ -40,6 +52,10 @@ async def close_checkpointer(saver: Any) -> None:
 
 def session_store_for(saver: Any) -> Any:
     """The SQL session queries for ``saver``'s backend."""
+    if _postgres(saver):
+        from lgp_lab.checkpointing.sessions_postgres import PostgresSessionStore
+
+        return PostgresSessionStore(saver)
     from lgp_lab.checkpointing.sqlite import SqliteSessionStore
 
     return SqliteSessionStore(saver)
@@ -47,6 +63,10 @@ def session_store_for(saver: Any) -> Any:
 
 def run_store_for(saver: Any) -> Any:
     """The run records table (``runtime.runs.RunStore``) beside ``saver``'s checkpoints."""
+    if _postgres(saver):
+        from lgp_lab.checkpointing.runs_postgres import PostgresRunStore
+
+        return PostgresRunStore(saver)
     from lgp_lab.checkpointing.runs_sqlite import SqliteRunStore
 
     return SqliteRunStore(saver)
@@ -54,6 +74,10 @@ def run_store_for(saver: Any) -> Any:
 
 def thread_store_for(saver: Any) -> Any:
     """The thread records table beside ``saver``'s checkpoints."""
+    if _postgres(saver):
+        from lgp_lab.checkpointing.threads_postgres import PostgresThreadStore
+
+        return PostgresThreadStore(saver)
     from lgp_lab.checkpointing.threads_sqlite import SqliteThreadStore
 
     return SqliteThreadStore(saver)
@@ -61,6 +85,15 @@ def thread_store_for(saver: Any) -> Any:
 
 def assistant_store_for(saver: Any) -> Any:
     """The custom assistants table beside ``saver``'s checkpoints."""
+    if _postgres(saver):
+        from lgp_lab.checkpointing.assistants_postgres import PostgresAssistantStore
+
+        return PostgresAssistantStore(saver)
     from lgp_lab.checkpointing.assistants_sqlite import SqliteAssistantStore
 
     return SqliteAssistantStore(saver)
+
+
+def _postgres(saver: Any) -> bool:
+    # An attribute test, not isinstance: psycopg stays unimported on SQLite.
+    return getattr(saver, "lgp_backend", None) == "postgres"
