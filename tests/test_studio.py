@@ -1,0 +1,464 @@
+"""The studio (%lgp_studio): driven in-process on a real Lab, in a real kernel (widget
+model state via nbclient), as a static notebook, and its committed bundle rebuilt.
+
+The JupyterLab page itself is tested in tests/test_studio_lab.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO, write
+from nbclient import NotebookClient
+
+from lgp_lab import Lab
+from lgp_lab.errors import WorkflowInputError
+from lgp_lab.widgets._studio_graph import describe_graph, graph_svg
+from lgp_lab.widgets._studio_json import MORE, Limits, preview, subtree
+from lgp_lab.widgets.studio import Studio
+
+FLOW = """
+import time
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+
+class S(TypedDict, total=False):
+    text: str
+    steps: list[str]
+    answer: str
+
+def plan(s):
+    time.sleep(DELAY)
+    return {"steps": ["plan"], "text": s.get("text", "") + "!"}
+
+def act(s):
+    time.sleep(DELAY)
+    return {"steps": s.get("steps", []) + ["act"]}
+
+def review(s):
+    time.sleep(DELAY)
+    return {"answer": "reviewed " + s.get("text", "")}
+
+graph = StateGraph(S)
+graph.add_node("plan", plan)
+graph.add_node("act", act)
+graph.add_node("review", review)
+graph.add_edge(START, "plan")
+graph.add_edge("plan", "act")
+graph.add_edge("act", "review")
+graph.add_edge("review", END)
+"""
+
+HITL = """
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+from langgraph.types import interrupt
+
+class S(TypedDict, total=False):
+    input: str
+    decision: str
+
+def ask(state):
+    return {"decision": interrupt({"question": "ship it?", "options": ["yes", "no"]})}
+
+graph = StateGraph(S)
+graph.add_node("ask", ask)
+graph.add_edge(START, "ask")
+graph.add_edge("ask", END)
+"""
+
+
+def flow_source(delay: float = 0.0) -> str:
+    """The 3-node flow; ``delay`` seconds per node (for the page to see each light)."""
+    return FLOW.replace("DELAY", repr(delay))
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until true, bounded (events arrive from the engine thread)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not met within {timeout}s")
+
+
+@pytest.fixture
+def flow(project: Path) -> Path:
+    write(project / "hitl.py", HITL)
+    return write(project / "flow.py", flow_source())
+
+
+# ---------------------------------------------------------------------- graph
+
+
+def test_graph_has_nodes_conditional_edges_subgraphs_and_interrupts() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    class S(TypedDict):
+        x: int
+
+    def bump(s: S) -> dict:
+        return {"x": s["x"] + 1}
+
+    inner = StateGraph(S)
+    inner.add_node("inner_a", bump)
+    inner.add_node("inner_b", bump)
+    inner.add_edge(START, "inner_a")
+    inner.add_edge("inner_a", "inner_b")
+    outer = StateGraph(S)
+    outer.add_node("route", bump)
+    outer.add_node("sub", inner.compile())
+    outer.add_node("approve", bump)
+    outer.add_edge(START, "route")
+    outer.add_conditional_edges(
+        "route", lambda s: "sub" if s["x"] else "approve", ["sub", "approve"]
+    )
+    outer.add_edge("sub", END)
+    outer.add_edge("approve", END)
+    graph = outer.compile(checkpointer=InMemorySaver(), interrupt_before=["approve"])
+
+    shape = describe_graph(graph, name="outer", version=3)
+    nodes = {n["id"]: n for n in shape["flat"]["nodes"]}
+    assert set(nodes) == {"__start__", "route", "sub", "approve", "__end__"}
+    assert nodes["approve"]["interrupt_before"] and not nodes["route"]["interrupt_before"]
+    assert nodes["sub"]["subgraph"]
+    conditional = {(e["source"], e["target"]) for e in shape["flat"]["edges"] if e["conditional"]}
+    assert conditional == {("route", "sub"), ("route", "approve")}
+    xray = {n["id"]: n for n in shape["xray"]["nodes"]}
+    assert xray["sub:inner_a"]["parent"] == "sub" and xray["sub:inner_a"]["name"] == "inner_a"
+    svg = graph_svg(shape["flat"], title="outer v3")
+    assert svg.startswith("<svg") and svg.count('class="lgp-node"') == 5
+    assert ">route<" in svg and "⏸ approve" in svg and 'stroke-dasharray="5,4"' in svg
+
+
+def test_static_svg_lays_out_loops_without_recursing() -> None:
+    chain = [f"n{i}" for i in range(1500)]
+    nodes = [{"id": i, "name": i, "kind": "node", "interrupt_before": False,
+              "interrupt_after": False} for i in ["__start__", *chain]]  # fmt: skip
+    edges = [{"source": a, "target": b, "conditional": False}
+             for a, b in zip(["__start__", *chain], chain, strict=False)]  # fmt: skip
+    edges.append({"source": "n1499", "target": "n0", "conditional": True})  # a loop back
+    svg = graph_svg({"nodes": nodes, "edges": edges})
+    assert svg.count('class="lgp-node"') == 1501
+
+
+def test_studio_draws_the_workflow_and_follows_a_reload(lab: Lab, flow: Path) -> None:
+    studio = Studio("flow.py", lab=lab)
+    try:
+        names = [n["name"] for n in studio.graph["flat"]["nodes"]]
+        assert names == ["__start__", "plan", "act", "review", "__end__"]
+        assert studio.graph["version"] == 1
+        assert studio.schemas["input"]["properties"]["text"]["type"] == "string"
+        assert studio.schemas["default_input"] == {"text": "test"}
+        handle = lab.watch("flow.py")
+        assert handle.wait_ready(5)
+        studio.refresh()  # picks the watch up
+        source = flow.read_text().replace(
+            'graph.add_edge("review", END)',
+            'graph.add_node("publish", review)\n'
+            'graph.add_edge("review", "publish")\ngraph.add_edge("publish", END)',
+        )
+        flow.write_text(source)
+        wait_for(lambda: studio.graph.get("version") == 2, what="redraw after the reload")
+        assert "publish" in [n["name"] for n in studio.graph["flat"]["nodes"]]
+    finally:
+        studio.close()
+
+
+# ---------------------------------------------------------------------- live runs
+
+
+def test_runs_from_other_front_ends_light_nodes_in_order(lab: Lab, flow: Path) -> None:
+    studio = Studio("flow.py", lab=lab)
+    other = Studio("hitl.py", lab=lab)
+    try:
+        result = lab.run("flow.py", {"text": "hi"}, thread_id="live-1")  # as %lgp_run does
+        wait_for(lambda: (studio.live.get("run") or {}).get("status") == "complete")
+        live = studio.live
+        assert live["order"] == ["plan", "act", "review"]
+        assert live["run"]["trace_id"] == result.trace_id
+        assert live["run"]["thread_id"] == "live-1"
+        assert all(live["nodes"][n]["status"] == "ok" for n in ("plan", "act", "review"))
+        assert all(live["nodes"][n]["duration_ms"] >= 0 for n in ("plan", "act", "review"))
+        ends = [e for e in live["events"] if e["type"] == "node_end"]
+        assert ends[0]["update"] == {"steps": ["plan"], "text": "hi!"}
+        assert other.live["run"] is None  # another workflow's studio is not lit
+        # A run through lab.runs (the API's and the SDK's path) reaches it too.
+        run = studio.run({"text": "yo"}, thread_id="live-2")
+        studio.join(run)
+        wait_for(lambda: studio.live["run"]["thread_id"] == "live-2"
+                 and studio.live["run"]["status"] == "complete")  # fmt: skip
+        assert studio.live["order"] == ["plan", "act", "review"]
+        assert lab.sessions.state("live-2")["answer"] == "reviewed yo!"
+        # The thread list follows (applied on the kernel's side after the run).
+        wait_for(lambda: studio.threads["total"] == 2, what="thread list refresh")
+    finally:
+        studio.close()
+        other.close()
+
+
+def test_a_closed_studio_stops_listening(lab: Lab, flow: Path) -> None:
+    studio = Studio("flow.py", lab=lab)
+    tracing = lab._call(lab.atracing())
+    assert studio._exporter in tracing.exporters
+    studio.close()
+    assert studio._exporter not in tracing.exporters
+    lab.run("flow.py", {"text": "x"}, thread_id="after-close")
+    assert studio.live["run"] is None
+
+
+# ---------------------------------------------------------------------- threads, time travel
+
+
+def test_thread_timeline_pages_state_diff_and_bytes(lab: Lab, flow: Path) -> None:
+    for i in range(2):
+        lab.run("flow.py", {"text": f"t{i}"}, thread_id="pages")
+    studio = Studio("flow.py", lab=lab, page_size=3, thread_id="pages")
+    try:
+        thread = studio.thread
+        assert thread["info"]["thread_id"] == "pages" and thread["total"] == 10
+        assert len(thread["checkpoints"]) == 3 and thread["has_more"]
+        assert [c["nodes"] for c in thread["checkpoints"]] == [["review"], ["act"], ["plan"]]
+        assert studio.checkpoint["state"]["answer"] == "reviewed t1!"
+        (diff,) = studio.checkpoint["diff"]
+        assert (diff["channel"], diff["change"]) == ("answer", "changed")
+        assert "reviewed t1!" in diff["summary"]
+        assert set(studio.checkpoint["bytes"]) == {"text", "steps", "answer"}
+        last = thread["checkpoints"][-1]["checkpoint_id"]
+        studio.select_thread("pages", before=last)
+        assert [c["step"] for c in studio.thread["checkpoints"]] == [5, 4, 3]
+        studio.select_thread("pages", before=studio.thread["checkpoints"][-1]["checkpoint_id"])
+        studio.select_thread("pages", before=studio.thread["checkpoints"][-1]["checkpoint_id"])
+        assert not studio.thread["has_more"] and len(studio.thread["checkpoints"]) == 1
+    finally:
+        studio.close()
+
+
+def test_fork_with_edit_reruns_a_branch_from_an_earlier_checkpoint(lab: Lab, flow: Path) -> None:
+    lab.run("flow.py", {"text": "hi"}, thread_id="tt")
+    studio = Studio("flow.py", lab=lab, thread_id="tt")
+    try:
+        after_plan = next(c for c in studio.thread["checkpoints"] if c["nodes"] == ["plan"])
+        studio.select_checkpoint(after_plan["checkpoint_id"])
+        assert studio.checkpoint["state"] == {"text": "hi!", "steps": ["plan"]}
+        out = studio.fork({"text": "EDITED"})
+        studio.join(out["run"])
+        assert out["thread_id"] == "tt"
+        final = lab.sessions.state("tt")
+        assert final == {"text": "EDITED", "steps": ["plan", "act"], "answer": "reviewed EDITED"}
+        # A branch: the edit's checkpoint hangs off the earlier one; the old run stays.
+        history = lab.sessions.history("tt", limit=50)
+        edit = next(c for c in history if c.checkpoint_id == out["checkpoint_id"])
+        assert edit.parent_checkpoint_id == after_plan["checkpoint_id"]
+        old_answers = [lab.sessions.state("tt", c.checkpoint_id).get("answer") for c in history]
+        assert "reviewed hi!" in old_answers
+        # Into a new thread: the original thread is not touched.
+        before = lab.sessions.count_checkpoints("tt")
+        studio.select_thread("tt")
+        studio.select_checkpoint(after_plan["checkpoint_id"])
+        branch = studio.fork({"text": "OTHER"}, new_thread=True)
+        studio.join(branch["run"])
+        assert branch["thread_id"] != "tt" and lab.sessions.count_checkpoints("tt") == before
+        assert lab.sessions.state(branch["thread_id"])["answer"] == "reviewed OTHER"
+    finally:
+        studio.close()
+
+
+def test_bad_edits_and_actions_are_clear_errors(lab: Lab, flow: Path) -> None:
+    lab.run("flow.py", {"text": "hi"}, thread_id="bad")
+    studio = Studio("flow.py", lab=lab, thread_id="bad")
+    try:
+        with pytest.raises(WorkflowInputError, match="state edit does not fit workflow 'flow'"):
+            studio.fork({"text": "x"}, as_node="no_such_node")
+        with pytest.raises(WorkflowInputError, match="not waiting on an interrupt"):
+            studio.resume("yes")
+        # From the page: an error in the status line, nothing raised into the kernel.
+        studio._on_msg(studio, {"type": "fork", "thread_id": "bad",
+                                "checkpoint_id": studio.checkpoint["checkpoint_id"],
+                                "values": {"text": 1}, "as_node": "nope"}, [])  # fmt: skip
+        assert studio.wait_pending(10)
+        wait_for(lambda: studio.status.get("kind") == "error", what="error in the status line")
+        assert "nope" in studio.status["text"]
+        studio._on_msg(studio, {"type": "explode"}, [])
+        assert studio.status["kind"] == "error"
+        assert "unknown studio action 'explode'" in studio.status["text"]
+        everything = Studio(lab=lab)
+        with pytest.raises(WorkflowInputError, match="opened without a workflow"):
+            everything.run({"text": "x"})
+        everything.close()
+    finally:
+        studio.close()
+
+
+def test_interrupt_resumed_from_the_form_streams_the_rest(lab: Lab, flow: Path) -> None:
+    first = lab.run("hitl.py", thread_id="ask-1")
+    assert first.status == "interrupted"
+    studio = Studio("hitl.py", lab=lab, thread_id="ask-1")
+    try:
+        info = studio.thread["info"]
+        assert info["status"] == "interrupted"
+        assert info["interrupts"][0]["value"] == {"question": "ship it?", "options": ["yes", "no"]}
+        assert info["interrupts"][0]["node"] == "ask"
+        studio._on_msg(studio, {"type": "resume", "thread_id": "ask-1", "value": "yes"}, [])
+        wait_for(lambda: (studio.live.get("run") or {}).get("status") == "complete",
+                 what="the resumed run's end")  # fmt: skip
+        assert studio.live["order"] == ["ask"]
+        assert lab.sessions.state("ask-1")["decision"] == "yes"
+        wait_for(lambda: studio.thread["info"]["status"] == "idle", what="thread refresh")
+    finally:
+        studio.close()
+
+
+def test_delete_from_the_page_and_every_thread_mode(lab: Lab, flow: Path) -> None:
+    lab.run("flow.py", {"text": "a"}, thread_id="keep")
+    lab.run("hitl.py", thread_id="drop")
+    studio = Studio(lab=lab)  # every thread; the open thread's workflow is drawn
+    try:
+        assert studio.graph == {} and studio.threads["total"] == 2
+        studio._on_msg(studio, {"type": "select_thread", "thread_id": "drop"}, [])
+        wait_for(lambda: studio.checkpoint.get("thread_id") == "drop", what="thread opened")
+        wait_for(lambda: studio.graph.get("name") == "hitl", what="its graph drawn")
+        studio._on_msg(studio, {"type": "delete", "thread_id": "drop"}, [])
+        wait_for(lambda: studio.threads["total"] == 1, what="thread list after delete")
+        assert lab.sessions.thread("drop") is None and studio.thread == {}
+        assert [t["thread_id"] for t in studio.threads["items"]] == ["keep"]
+    finally:
+        studio.close()
+
+
+# ---------------------------------------------------------------------- big states
+
+
+def test_big_state_preview_and_show_more() -> None:
+    state = {"doc": "x" * 1_000_000, "rows": list(range(5000)), "deep": {"a": {"b": {"c": {
+        "d": {"e": {"f": {"g": 1}}}}}}}}  # fmt: skip
+    shown = preview(state)
+    assert len(json.dumps(shown)) < 5_000
+    doc = shown["doc"][MORE]
+    assert doc["kind"] == "string" and doc["length"] == 1_000_000 and doc["path"] == ["doc"]
+    assert shown["rows"][-1][MORE] == {"kind": "items", "count": 4950, "path": ["rows"]}
+    assert subtree(state, ["deep", "a", "b"]) == {"c": {"d": {"e": {"f": {"g": 1}}}}}
+    grown = preview(state["doc"], Limits().grown(), ["doc"])
+    assert len(grown[MORE]["head"]) == 6000
+    with pytest.raises(KeyError, match="no 'nope'"):
+        subtree(state, ["nope"])
+
+
+def test_a_1mb_state_opens_small_and_expands(lab: Lab, project: Path) -> None:
+    write(project / "big.py", """
+        from typing_extensions import TypedDict
+        from langgraph.graph import StateGraph, START, END
+
+        class S(TypedDict, total=False):
+            blob: str
+            items: list[int]
+
+        def fill(s):
+            return {"blob": "y" * 1_000_000, "items": list(range(3000))}
+
+        graph = StateGraph(S)
+        graph.add_node("fill", fill)
+        graph.add_edge(START, "fill")
+        graph.add_edge("fill", END)
+    """)  # fmt: skip
+    lab.run("big.py", {}, thread_id="big")
+    studio = Studio("big.py", lab=lab, thread_id="big")
+    try:
+        assert len(json.dumps(studio.checkpoint)) < 10_000
+        assert studio.checkpoint["bytes"]["blob"] > 1_000_000
+        studio._on_msg(studio, {"type": "more", "path": ["blob"]}, [])
+        assert len(studio.checkpoint["state"]["blob"][MORE]["head"]) == 6000
+        studio.more(["items"])
+        assert len(studio.checkpoint["state"]["items"]) == 1001
+    finally:
+        studio.close()
+
+
+# ---------------------------------------------------------------------- display
+
+
+def test_mimebundle_has_the_widget_and_an_inline_svg(lab: Lab, flow: Path) -> None:
+    studio = Studio("flow.py", lab=lab)
+    try:
+        data, _meta = studio._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in data
+        html = data["text/html"]
+        assert "<svg" in html and all(f">{n}<" in html for n in ("plan", "act", "review"))
+        assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    finally:
+        studio.close()
+
+
+def _execute_notebook(project: Path, cells: list[str], **options) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3",
+        resources={"metadata": {"path": str(project)}}, **options,
+    )  # fmt: skip
+    client.execute()
+    return nb
+
+
+def test_widget_model_state_in_a_real_kernel(flow: Path, project: Path) -> None:
+    nb = _execute_notebook(
+        project,
+        [
+            "%load_ext lgp_lab",
+            "s = %lgp_studio flow.py\ns",
+            'r = %lgp_run flow.py -i \'{"text": "kernel"}\' -t k-1 -q',
+            # Apply the after-run refresh here and send the final state in this cell.
+            "import time\n"
+            "deadline = time.monotonic() + 10\n"
+            "while s.threads.get('total') != 1 and time.monotonic() < deadline:\n"
+            "    time.sleep(0.02)\n"
+            "s.select_thread('k-1')\n"
+            "s.send_state()\n"
+            "print(s.live['order'], s.live['run']['status'])",
+        ],
+        store_widget_state=True,
+    )
+    assert "['plan', 'act', 'review'] complete" in nb.cells[3].outputs[0]["text"]
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    studio = next(m["state"] for m in state.values() if "graph" in m["state"])
+    assert [n["name"] for n in studio["graph"]["flat"]["nodes"]][1:4] == ["plan", "act", "review"]
+    assert studio["live"]["order"] == ["plan", "act", "review"]
+    assert studio["threads"]["items"][0]["thread_id"] == "k-1"
+    assert studio["checkpoint"]["state"]["answer"] == "reviewed kernel!"
+    assert "lgp-node" in studio["_esm"]  # the bundled front end ships with the model
+
+
+def test_static_notebook_shows_the_graph_as_inline_svg(flow: Path, project: Path) -> None:
+    """``jupyter nbconvert --execute``: no widget front end, the text/html is the picture."""
+    nb = _execute_notebook(project, ["%load_ext lgp_lab", "%lgp_studio flow.py"])
+    (output,) = nb.cells[1].outputs
+    html = output["data"]["text/html"]
+    assert "<svg" in html and ">plan<" in html and ">review<" in html
+    assert "application/vnd.jupyter.widget-view+json" in output["data"]
+
+
+# ---------------------------------------------------------------------- the bundle
+
+
+def test_committed_bundle_is_current(tmp_path: Path) -> None:
+    """CI catches a stale lgp_lab/widgets/static/studio.js: rebuilt from js/studio with the
+    committed lock file (scripts/test.sh runs `npm ci --prefix js/studio`)."""
+    studio_js = REPO / "js" / "studio"
+    if shutil.which("node") is None:
+        pytest.fail("node is not installed: run scripts/test.sh (it apt-installs nodejs)")
+    if not (studio_js / "node_modules" / "esbuild").is_dir():
+        pytest.fail("js/studio/node_modules is missing: run `npm ci --prefix js/studio`")
+    out = tmp_path / "studio.js"
+    subprocess.run(["node", str(studio_js / "build.mjs"), str(out)], check=True, timeout=120)
+    committed = (REPO / "lgp_lab" / "widgets" / "static" / "studio.js").read_bytes()
+    assert out.read_bytes() == committed, "run `npm run build --prefix js/studio` and commit"
+    assert b"https://" not in committed.replace(b"http://www.w3.org/2000/svg", b"")
