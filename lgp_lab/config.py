@@ -21,6 +21,9 @@ from lgp_lab.errors import ConfigError
 
 __all__ = [
     "DEFAULT_ENV",
+    "AlertsConfig",
+    "AnomalyConfig",
+    "AutoScalingConfig",
     "CheckpointConfig",
     "CostConfig",
     "LabConfig",
@@ -28,6 +31,7 @@ __all__ = [
     "LlmProvidersConfig",
     "McpConfig",
     "McpServerConfig",
+    "MetricsConfig",
     "ObservabilityConfig",
     "ServerConfig",
     "available_environments",
@@ -246,6 +250,71 @@ class LlmProvidersConfig(_Section):
     claude_code: ClaudeCodeProviderConfig = Field(default_factory=ClaudeCodeProviderConfig)
 
 
+class MetricsConfig(_Section):
+    """``GET /metrics`` (Prometheus text format). It needs the API key like every other
+    route unless ``public`` is true (a scraper inside the cluster without the key)."""
+
+    enabled: bool = True
+    public: bool = False
+
+
+class AlertsConfig(_Section):
+    """Where anomaly alerts go: ``webhook_url`` receives Slack-compatible JSON
+    (``{"text": ...}``, as Slack, Mattermost and Teams incoming webhooks take)."""
+
+    webhook_url: str | None = None
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
+class AnomalyConfig(_Section):
+    """The error-rate watch of each workflow version (every replica watches its runs).
+
+    A version whose failed runs exceed ``error_rate_threshold`` (a fraction: 0.10 is
+    10%) of at least ``min_runs`` runs in the last ``window_s`` seconds is an anomaly:
+    it is alerted, recorded as an incident and, with ``auto_rollback``, replaced by
+    the previous good version.
+    """
+
+    enabled: bool = True
+    error_rate_threshold: float = Field(default=0.10, gt=0, le=1)
+    window_s: float = Field(default=60.0, gt=0, le=86_400)
+    min_runs: int = Field(default=20, ge=1)
+    auto_rollback: bool = True
+
+
+class ScaleUpThreshold(_Section):
+    """When to add replicas: average CPU above ``cpu_percent`` of the request, or more
+    than ``requests_per_second`` per replica (from /metrics, through KEDA)."""
+
+    cpu_percent: int = Field(default=80, ge=1, le=100)
+    requests_per_second: float = Field(default=100, gt=0)
+
+
+class AutoScalingConfig(_Section):
+    """Replicas on Kubernetes (HorizontalPodAutoscaler + KEDA ScaledObject).
+
+    ``scale_down_delay`` (seconds) is the scale-down stabilisation window;
+    ``pending_runs_per_replica`` is the queued runs one replica should carry (KEDA scales
+    on the pending-runs count, as LangGraph's own chart scales its queue workers).
+    """
+
+    enabled: bool = False
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=10, ge=1)
+    scale_up_threshold: ScaleUpThreshold = Field(default_factory=ScaleUpThreshold)
+    scale_down_delay: int = Field(default=300, ge=0, le=3600)
+    pending_runs_per_replica: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _replicas_in_order(self) -> AutoScalingConfig:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"max_replicas ({self.max_replicas}) is below min_replicas "
+                f"({self.min_replicas}); raise max_replicas or lower min_replicas"
+            )
+        return self
+
+
 class LabConfig(_Section):
     """One environment's configuration (``config/<env>.yaml``)."""
 
@@ -256,6 +325,10 @@ class LabConfig(_Section):
     cost: CostConfig = Field(default_factory=CostConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
     llm_providers: LlmProvidersConfig = Field(default_factory=LlmProvidersConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
+    auto_scaling: AutoScalingConfig = Field(default_factory=AutoScalingConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)

@@ -323,6 +323,12 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
     # The LangGraph Agent Server API (langgraph_sdk, RemoteGraph, Agent Chat UI).
     app.include_router(build_public_router(lab, served), dependencies=[Depends(_open)])
     app.include_router(build_router(lab, served), dependencies=[Depends(authorize)])
+    # Production: GET /metrics, and the error-rate watch that rolls a bad version back.
+    from lgp_lab.promotion.anomaly import watch_anomalies
+    from lgp_lab.server.metrics import mount_metrics
+
+    mount_metrics(app, lab, served, authorize=authorize)
+    watch_anomalies(lab)
     _build_included_routes(app.router.routes)
 
     default_openapi = app.openapi
