@@ -47,6 +47,8 @@ class Lab(WatchMixin, EngineCallsMixin):
         root: Where to look for the project; default the working directory.
         console: Print a line per node (overrides ``observability.console``); notebooks
             pass False because the result display shows the run.
+        loop_factory: Makes the engine loop (default: asyncio's). ``lgp-lab serve``
+            passes uvloop's when it is installed, as uvicorn does.
 
     Example:
         >>> with Lab() as lab:                                      # doctest: +SKIP
@@ -61,12 +63,13 @@ class Lab(WatchMixin, EngineCallsMixin):
         env: str | None = None,
         root: str | Path | None = None,
         console: bool | None = None,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
     ) -> None:
         start = Path(root) if root is not None else None
         self.config = config or load_config(env, start)
         self.project = _find_project(self.config, start)
         self._console = console
-        self.engine = EngineLoop()
+        self.engine = EngineLoop(loop_factory=loop_factory)
         self._saver: Any = None
         self._store: Any = None
         self._session_store: Any = None

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lgp_lab.checkpointing._sqlite_calls import fetch
+
 __all__ = ["SqliteAssistantStore"]
 
 _FIELDS = ("graph_id", "config", "context", "metadata", "name", "description")
@@ -162,8 +164,7 @@ class SqliteAssistantStore:
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         await self.setup()
-        async with self.saver.lock, self.saver.conn.execute(query, params) as cur:
-            return list(await cur.fetchall())
+        return await fetch(self.saver, query, params)
 
 
 async def _current(conn: Any, assistant_id: str) -> dict[str, Any] | None:

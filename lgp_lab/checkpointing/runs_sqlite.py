@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lgp_lab.checkpointing._sqlite_calls import fetch, write
+
 __all__ = ["SqliteRunStore"]
 
 _SCHEMA = """
@@ -152,17 +154,10 @@ class SqliteRunStore:
         return len(doomed)
 
     async def _write(self, query: str, params: tuple[Any, ...]) -> int:
-        # Two hops to the database thread (execute, commit); the cursor is left to the
-        # garbage collector rather than closed with a third.
-        async with self.saver.lock:
-            cursor = await self.saver.conn.execute(query, params)
-            count = cursor.rowcount
-            await self.saver.conn.commit()
-        return count
+        return await write(self.saver, query, params)
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        async with self.saver.lock, self.saver.conn.execute(query, params) as cur:
-            return list(await cur.fetchall())
+        return await fetch(self.saver, query, params)
 
 
 def _dumps(value: Any) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lgp_lab.checkpointing._sqlite_calls import fetch, transact, write
+
 __all__ = ["SqliteThreadStore"]
 
 _SCHEMA = """
@@ -206,40 +208,7 @@ class SqliteThreadStore:
         the Agent Server does; ``replace`` sets it whole), set ``status`` (``owner``: the
         process a ``busy`` status belongs to); return it."""
         await self.setup()
-        async with self.saver.lock:
-            conn = self.saver.conn
-            async with conn.execute(
-                "SELECT metadata, status, created_at, owner FROM lgp_threads WHERE thread_id = ?",
-                (thread_id,),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                merged = dict(metadata or {})
-                new_status, created = status or "idle", now
-                new_owner = owner if new_status == "busy" else None
-                await conn.execute(
-                    "INSERT INTO lgp_threads (thread_id, created_at, updated_at, metadata, "
-                    "status, owner) VALUES (?, ?, ?, ?, ?, ?)",
-                    (thread_id, now, now, _dumps(merged), new_status, new_owner),
-                )
-            else:
-                merged = dict(metadata or {}) if replace else {**_loads(row[0]), **(metadata or {})}
-                new_status, created = status or row[1], row[2]
-                new_owner = (owner if status else row[3]) if new_status == "busy" else None
-                await conn.execute(
-                    "UPDATE lgp_threads SET metadata = ?, status = ?, updated_at = ?, owner = ? "
-                    "WHERE thread_id = ?",
-                    (_dumps(merged), new_status, now, new_owner, thread_id),
-                )
-            await conn.commit()
-        return {
-            "thread_id": thread_id,
-            "created_at": created,
-            "updated_at": now,
-            "metadata": merged,
-            "status": new_status,
-            "owner": new_owner,
-        }
+        return await transact(self.saver, _touch, thread_id, now, metadata, status, replace, owner)
 
     async def delete(self, thread_id: str) -> bool:
         """Remove the record; False if there was none."""
@@ -329,16 +298,53 @@ class SqliteThreadStore:
 
     async def _write(self, query: str, params: tuple[Any, ...]) -> bool:
         await self.setup()
-        async with self.saver.lock:
-            cur = await self.saver.conn.execute(query, params)
-            changed = cur.rowcount > 0
-            await self.saver.conn.commit()
-        return changed
+        return await write(self.saver, query, params) > 0
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         await self.setup()
-        async with self.saver.lock, self.saver.conn.execute(query, params) as cur:
-            return list(await cur.fetchall())
+        return await fetch(self.saver, query, params)
+
+
+def _touch(
+    conn: Any,
+    thread_id: str,
+    now: float,
+    metadata: dict[str, Any] | None,
+    status: str | None,
+    replace: bool,
+    owner: str | None,
+) -> dict[str, Any]:
+    # One transaction on the database thread: the read and the write see the same row.
+    row = conn.execute(
+        "SELECT metadata, status, created_at, owner FROM lgp_threads WHERE thread_id = ?",
+        (thread_id,),
+    ).fetchone()
+    if row is None:
+        merged = dict(metadata or {})
+        new_status, created = status or "idle", now
+        new_owner = owner if new_status == "busy" else None
+        conn.execute(
+            "INSERT INTO lgp_threads (thread_id, created_at, updated_at, metadata, "
+            "status, owner) VALUES (?, ?, ?, ?, ?, ?)",
+            (thread_id, now, now, _dumps(merged), new_status, new_owner),
+        )
+    else:
+        merged = dict(metadata or {}) if replace else {**_loads(row[0]), **(metadata or {})}
+        new_status, created = status or row[1], row[2]
+        new_owner = (owner if status else row[3]) if new_status == "busy" else None
+        conn.execute(
+            "UPDATE lgp_threads SET metadata = ?, status = ?, updated_at = ?, owner = ? "
+            "WHERE thread_id = ?",
+            (_dumps(merged), new_status, now, new_owner, thread_id),
+        )
+    return {
+        "thread_id": thread_id,
+        "created_at": created,
+        "updated_at": now,
+        "metadata": merged,
+        "status": new_status,
+        "owner": new_owner,
+    }
 
 
 def sql_filterable(metadata: dict[str, Any]) -> bool:

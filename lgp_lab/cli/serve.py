@@ -66,12 +66,13 @@ def _serve(
     verbose: bool,
 ) -> int:
     from lgp_lab.lab import Lab
+    from lgp_lab.runtime.engine import fast_loop_factory
     from lgp_lab.server.background import start_server
 
     started = time.perf_counter()
 
     try:
-        with Lab(config=config) as lab:
+        with Lab(config=config, loop_factory=fast_loop_factory()) as lab:
             out.status("Starting API server...")
             out.status(f"Environment: {lab.environment}")
             handle = start_server(

@@ -12,7 +12,7 @@ import concurrent.futures
 import contextlib
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 __all__ = ["EngineLoop"]
@@ -23,8 +23,14 @@ T = TypeVar("T")
 class EngineLoop:
     """An event loop running forever in a daemon thread, started on first use."""
 
-    def __init__(self, name: str = "lgp-engine") -> None:
+    def __init__(
+        self,
+        name: str = "lgp-engine",
+        *,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    ) -> None:
         self._name = name
+        self._loop_factory = loop_factory or asyncio.new_event_loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -108,7 +114,7 @@ class EngineLoop:
             loop.close()
 
     def _start(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = self._loop_factory()
         ready = threading.Event()
 
         def _run() -> None:
@@ -120,3 +126,15 @@ class EngineLoop:
         thread.start()
         ready.wait(5.0)
         self._loop, self._thread = loop, thread
+
+
+def fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory when uvloop is installed (the ``server`` extra pulls it in),
+    else ``None`` (asyncio's). The served API spends much of each request in the loop's
+    own machinery (socket reads, hops to the database thread); uvloop's is libuv in C.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

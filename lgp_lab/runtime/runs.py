@@ -1022,11 +1022,11 @@ class Runs:
         return await self._thread_exists(thread_id)
 
     async def _thread_exists(self, thread_id: str) -> bool:
-        if thread_id in self._lanes:
+        records = getattr(self._lab, "thread_records", None)
+        if thread_id in self._lanes or (records is not None and records.seen(thread_id)):
             return True
         if await self._has_checkpoints(thread_id):
             return True
-        records = getattr(self._lab, "thread_records", None)
         if records is None:
             return False
         summary = getattr(records, "asummary", None)  # no state read, unlike aget

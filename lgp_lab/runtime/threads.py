@@ -13,6 +13,7 @@ Runs call :meth:`ThreadRecords.atouch` to stamp metadata and status.
 
 from __future__ import annotations
 
+import collections
 import os
 import socket
 import time
@@ -33,6 +34,8 @@ __all__ = [
 
 THREAD_STATUSES = ("idle", "busy", "interrupted", "error")
 _SORT_KEYS = ("thread_id", "status", "created_at", "updated_at")
+_SEEN_S = 30.0
+_SEEN_MAX = 4096
 # The namespace langgraph-api derives system assistant ids from: the same graph id gets
 # the same assistant id here as under `langgraph dev`.
 _ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
@@ -67,6 +70,22 @@ class ThreadRecords:
         self._call = call
         self._store: Any = None
         self._store_saver: Any = None
+        # Threads created or touched by this process lately: a run on one of them needs
+        # no existence query (the common threads.create + runs.wait). Deletes through
+        # this Lab drop the entry; an entry also expires after _SEEN_S, which bounds how
+        # long a delete made by another process on the same database goes unnoticed.
+        self._seen: collections.OrderedDict[str, float] = collections.OrderedDict()
+
+    def seen(self, thread_id: str) -> bool:
+        """Whether this process created or updated ``thread_id`` in the last seconds."""
+        at = self._seen.get(thread_id)
+        return at is not None and time.monotonic() - at < _SEEN_S
+
+    def _saw(self, thread_id: str) -> None:
+        self._seen[thread_id] = time.monotonic()
+        self._seen.move_to_end(thread_id)
+        while len(self._seen) > _SEEN_MAX:
+            self._seen.popitem(last=False)
 
     async def _table(self) -> Any:
         saver = await self._get_saver()
@@ -100,6 +119,7 @@ class ThreadRecords:
         if fresh or not await table.has_checkpoints(thread_id):
             now = time.time()
             if await table.insert(thread_id, metadata, now):
+                self._saw(thread_id)
                 return {
                     "thread_id": thread_id,
                     "created_at": _iso(now),
@@ -144,6 +164,7 @@ class ThreadRecords:
 
     async def adelete(self, thread_id: str) -> bool:
         """Delete the thread: its record, checkpoints and pending writes. False if none."""
+        self._seen.pop(thread_id, None)
         table = await self._table()
         had_record = await table.delete(thread_id)
         had_checkpoints = await table.has_checkpoints(thread_id)
@@ -153,6 +174,7 @@ class ThreadRecords:
 
     async def aforget(self, thread_id: str) -> bool:
         """Delete the thread's record only (its checkpoints are being deleted elsewhere)."""
+        self._seen.pop(thread_id, None)
         return await (await self._table()).delete(thread_id)
 
     async def atouch(
@@ -169,6 +191,7 @@ class ThreadRecords:
         table = await self._table()
         owner = _process() if status == "busy" else None
         await table.touch(thread_id, time.time(), metadata=metadata, status=status, owner=owner)
+        self._saw(thread_id)
 
     async def acopy(self, thread_id: str, new_thread_id: str | None = None) -> dict | None:
         """Copy a thread, its whole checkpoint history and metadata, to a new id;
