@@ -300,10 +300,13 @@ def test_bad_edits_and_actions_are_clear_errors(lab: Lab, flow: Path) -> None:
 
 
 def test_interrupt_resumed_from_the_form_streams_the_rest(lab: Lab, flow: Path) -> None:
+    studio = Studio("hitl.py", lab=lab)
     first = lab.run("hitl.py", thread_id="ask-1")
     assert first.status == "interrupted"
-    studio = Studio("hitl.py", lab=lab, thread_id="ask-1")
+    studio.select_thread("ask-1")
     try:
+        wait_for(lambda: (studio.live.get("nodes") or {}).get("ask", {}).get("status")
+                 == "interrupted", what="the waiting node marked")  # fmt: skip
         info = studio.thread["info"]
         assert info["status"] == "interrupted"
         assert info["interrupts"][0]["value"] == {"question": "ship it?", "options": ["yes", "no"]}

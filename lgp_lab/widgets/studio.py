@@ -374,7 +374,25 @@ class Studio(anywidget.AnyWidget):
         live["events"] = list(self._events)[-50:]
         self.live = live
         if kind == "run_end":
+            if event["status"] == "interrupted":
+                # The tracer sees the node end; the thread's pending interrupts say which
+                # node is waiting.
+                self._async(
+                    self.lab.sessions.athread(event["thread_id"]),
+                    lambda info, trace=event["trace_id"]: self._mark_waiting(trace, info),
+                )
             self._after_run(event["thread_id"])
+
+    def _mark_waiting(self, trace_id: str, info: Any) -> None:
+        with self._live_lock:
+            live = self.live
+            if info is None or (live.get("run") or {}).get("trace_id") != trace_id:
+                return
+            nodes = dict(live.get("nodes") or {})
+            for pending in info.interrupts:
+                if pending.node:
+                    nodes[pending.node] = {**nodes.get(pending.node, {}), "status": "interrupted"}
+            self.live = {**live, "nodes": nodes}
 
     def _on_run_result(self, result: Any) -> None:
         on_kernel_thread(lambda: _safely(self, self._after_run, result.thread_id))

@@ -102,8 +102,9 @@ export function drawGraph(shape, { onNodeClick } = {}) {
     text.textContent = box.label;
     if (n.interrupt_before || n.interrupt_after) {
       const where = [n.interrupt_before && "before", n.interrupt_after && "after"].filter(Boolean);
-      const m = svgEl("text", { x: box.width - 4, y: 11, "text-anchor": "end", class: "lgp-int-mark" }, grp);
-      m.textContent = "⏸";
+      // A pause sign drawn as two bars (no font needed); left bars: before, right: after.
+      const at = n.interrupt_before ? 4 : box.width - 12;
+      for (const dx of [0, 5]) svgEl("rect", { x: at + dx, y: 4, width: 3, height: 9, class: "lgp-int-mark" }, grp);
       const title = svgEl("title", {}, grp);
       title.textContent = `interrupt ${where.join(" and ")} ${n.name}`;
     }

@@ -5,7 +5,13 @@ import { drawGraph } from "./graph.js";
 import { isComplete, jsonTree } from "./tree.js";
 import css from "./studio.css";
 
-const ICON = { idle: "✅", busy: "⏳", interrupted: "⏸", error: "❌" };
+// Status dots drawn by CSS (emoji fonts are not everywhere a notebook runs).
+function dot(status) {
+  const d = document.createElement("span");
+  d.className = `lgp-dot lgp-st-${status || "unknown"}`;
+  d.title = status || "";
+  return d;
+}
 
 function h(tag, cls, text) {
   const el = document.createElement(tag);
@@ -137,6 +143,7 @@ function render({ model, el }) {
       g.classList.toggle("lgp-running", !!st && st.status === "running");
       g.classList.toggle("lgp-done", !!st && st.status === "ok");
       g.classList.toggle("lgp-failed", !!st && st.status === "error");
+      g.classList.toggle("lgp-paused", !!st && st.status === "interrupted");
       const badge = g.querySelector(".lgp-badge");
       if (badge) badge.textContent = st && st.duration_ms != null ? fmtMs(st.duration_ms) + (st.count > 1 ? ` ×${st.count}` : "") : "";
     }
@@ -147,7 +154,7 @@ function render({ model, el }) {
     const cp = model.get("checkpoint") || {};
     const thread = model.get("thread") || {};
     const info = (thread.checkpoints || []).find((c) => c.checkpoint_id === cp.checkpoint_id);
-    const writers = new Set(info ? info.nodes : []);
+    const writers = new Set(info && info.source === "loop" ? info.nodes : []);
     for (const [id, g] of nodeEls) g.classList.toggle("lgp-wrote", writers.has(id));
   }
 
@@ -179,7 +186,7 @@ function render({ model, el }) {
       row.dataset.thread = t.thread_id;
       row.classList.toggle("lgp-selected", t.thread_id === open);
       row.append(
-        h("span", "lgp-icon", ICON[t.status] || ""),
+        dot(t.status),
         h("span", "lgp-id", t.thread_id),
         h("span", "lgp-muted", `${t.workflow || "?"} v${t.workflow_version || "?"} · ${t.checkpoints} ckpts · ${fmtTime(t.updated_at)}`),
       );
@@ -199,7 +206,7 @@ function render({ model, el }) {
     if (!info) return;
     for (const row of threadList.children) row.classList.toggle("lgp-selected", row.dataset.thread === info.thread_id);
     const top = h("div", "lgp-thread-head");
-    top.append(h("b", "", `${ICON[info.status] || ""} ${info.thread_id}`), h("span", "lgp-muted", ` ${info.status} · ${info.checkpoints} checkpoints`));
+    top.append(dot(info.status), h("b", "", info.thread_id), h("span", "lgp-muted", ` ${info.status} · ${info.checkpoints} checkpoints`));
     const del = button("Delete thread", "lgp-danger", () => {
       del.replaceWith(confirmBox);
     });
@@ -218,7 +225,7 @@ function render({ model, el }) {
   function interruptForm(info) {
     const box = h("div", "lgp-interrupt");
     for (const it of info.interrupts) {
-      box.append(h("div", "lgp-label", `⏸ waiting in ${it.node || "?"}:`));
+      box.append(h("div", "lgp-label", `Waiting in ${it.node || "?"} for an answer:`));
       box.append(jsonTree(it.value, () => {}));
     }
     const value = h("textarea", "lgp-resume-value");
@@ -261,18 +268,27 @@ function render({ model, el }) {
     box.append(nav);
     const cp = model.get("checkpoint") || {};
     const list = h("div", "lgp-checkpoints");
-    for (const c of thread.checkpoints) {
+    const byId = new Map(thread.checkpoints.map((c) => [c.checkpoint_id, c]));
+    thread.checkpoints.forEach((c, i) => {
       const row = h("div", "lgp-checkpoint");
       row.dataset.checkpoint = c.checkpoint_id;
       row.classList.toggle("lgp-selected", c.checkpoint_id === cp.checkpoint_id);
+      // A state edit (update_state) is named as such, not by the node it was written as.
+      const what = c.source === "update" ? "state edit" : c.source === "fork" ? "forked" : (c.nodes || []).join(", ") || c.source || "?";
       row.append(
         h("span", "lgp-step", `step ${c.step}`),
-        h("span", "", (c.nodes || []).join(", ") || c.source || "?"),
+        h("span", c.source === "update" ? "lgp-edit" : "", what),
         h("span", "lgp-muted", `${fmtTime(c.created_at)} · v${c.workflow_version || "?"}`),
       );
+      // Where the history branches: this checkpoint's parent is not the row below it.
+      const below = thread.checkpoints[i + 1];
+      if (below && c.parent_checkpoint_id && c.parent_checkpoint_id !== below.checkpoint_id) {
+        const parent = byId.get(c.parent_checkpoint_id);
+        row.append(h("span", "lgp-branch", parent ? `branches off step ${parent.step}` : "branches off an older step"));
+      }
       row.addEventListener("click", () => send({ type: "select_checkpoint", thread_id: thread.info.thread_id, checkpoint_id: c.checkpoint_id }));
       list.append(row);
-    }
+    });
     box.append(list);
     return box;
   }
@@ -439,8 +455,10 @@ function render({ model, el }) {
     }
     const head = h("div", "lgp-run-head");
     head.dataset.status = run.status;
+    const st = { running: "busy", complete: "idle" }[run.status] || run.status;
     head.append(
-      h("b", "", `${ICON[run.status === "running" ? "busy" : run.status === "complete" ? "idle" : run.status] || ""} ${run.status}`),
+      dot(st),
+      h("b", "", run.status),
       h("span", "lgp-muted", ` thread ${run.thread_id} · v${run.version}${run.duration_ms ? " · " + fmtMs(run.duration_ms) : ""}`),
     );
     const trace = h("div", "lgp-muted lgp-trace", `trace ${run.trace_id}`);

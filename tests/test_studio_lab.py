@@ -1,0 +1,219 @@
+"""The studio in a real JupyterLab page, in headless Debian Chromium driven by Playwright:
+the graph drawn with the workflow's node names, a run from a notebook cell lighting the
+nodes up in order while it runs, fork-with-edit from an earlier checkpoint, and an
+interrupt resumed from the form. Screenshots of each go to an artifact folder under
+pytest's tmp_path (its path is printed).
+
+Set-up as in tests/test_jupyterlab.py (Debian's chromium; scripts/test.sh installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+from conftest import cli_env, write
+from test_studio import HITL, flow_source
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+# Records, in the page, each node of the first studio turning running/done, and which
+# nodes were already done at that moment (so "in order, while running" needs no clock).
+OBSERVE = """() => {
+  window.__lit = [];
+  const svg = document.querySelectorAll('.lgp-studio')[0];
+  const seen = new Set();
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const g = r.target;
+      if (!g.classList || !g.classList.contains('lgp-node')) continue;
+      for (const cls of ['lgp-running', 'lgp-done']) {
+        const key = g.dataset.node + cls;
+        if (g.classList.contains(cls) && !seen.has(key)) {
+          seen.add(key);
+          const done = [...svg.querySelectorAll('.lgp-node.lgp-done')].map((n) => n.dataset.node);
+          window.__lit.push({node: g.dataset.node, cls, done});
+        }
+      }
+    }
+  }).observe(svg, {subtree: true, attributes: true, attributeFilter: ['class']});
+}"""
+
+RUN_CELL = """async (code) => {
+  const app = window.jupyterapp;
+  const nb = app.shell.currentWidget.content;
+  nb.activeCellIndex = nb.widgets.length - 1;
+  await app.commands.execute('notebook:insert-cell-below');
+  nb.activeCell.model.sharedModel.setSource(code);
+  await app.commands.execute('notebook:run-cell');
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_studio_in_jupyterlab(project: Path, tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run scripts/test.sh (it apt-installs chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    print(f"studio screenshots: {artifacts}")
+    # Each node takes a moment, so the page can show one lit at a time.
+    write(project / "flow.py", flow_source(0.4))
+    write(project / "hitl.py", HITL)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext lgp_lab"),
+        nbformat.v4.new_code_cell("%lgp_studio flow.py"),
+        nbformat.v4.new_code_cell("%lgp_studio hitl.py"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, project / "studio.ipynb")
+
+    port, token = _free_port(), secrets.token_hex(16)
+    env = cli_env(
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "jrun"),
+        JUPYTER_DATA_DIR=str(tmp_path / "jdata"),
+    )
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in [str(Path(sys.prefix) / "share" / "jupyter")] if Path(p).exists()
+    )
+    log = open(tmp_path / "lab.log", "w")  # noqa: SIM115 - closed in the finally below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={project}",
+         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                if httpx.get(f"{url}/api/status", params={"token": token}).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.25)
+        else:
+            raise AssertionError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text())
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            try:
+                _drive(page, url, token, artifacts, expect)
+            except Exception:
+                page.screenshot(path=str(artifacts / "failure.png"), full_page=True)
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _drive(page, url: str, token: str, artifacts: Path, expect) -> None:
+    page.goto(f"{url}/lab/tree/studio.ipynb?token={token}", timeout=90_000)
+    page.wait_for_selector(".jp-Notebook", timeout=90_000)
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.sessionContext"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
+        timeout=90_000,
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    studios = page.locator(".lgp-studio")
+    flow, hitl = studios.nth(0), studios.nth(1)
+
+    # 1. The graph: SVG nodes named after the workflow's nodes.
+    flow.locator('.lgp-node[data-node="review"]').wait_for(timeout=90_000)
+    hitl.locator('.lgp-node[data-node="ask"]').wait_for(timeout=30_000)
+    names = flow.locator(".lgp-node text").all_text_contents()
+    assert [n for n in names if n] == ["start", "plan", "act", "review", "end"]
+    assert flow.locator("svg.lgp-graph path.lgp-edge").count() == 4
+    page.screenshot(path=str(artifacts / "graph.png"), full_page=True)
+
+    # 2. A run from a notebook cell lights the nodes up in order while it runs.
+    page.evaluate(OBSERVE)
+    page.evaluate(RUN_CELL, '%lgp_run flow.py -i \'{"text": "page"}\' -t jl-run -q')
+    page.wait_for_function(
+        "() => window.__lit.some((e) => e.node === 'review' && e.cls === 'lgp-done')",
+        timeout=60_000,
+    )
+    lit = page.evaluate("() => window.__lit")
+    done = [e["node"] for e in lit if e["cls"] == "lgp-done"]
+    assert done == ["plan", "act", "review"], lit
+    running = {e["node"]: e["done"] for e in lit if e["cls"] == "lgp-running"}
+    # Each node was shown running after the previous one finished and before the next:
+    # the page saw the run step by step, not all at once afterwards.
+    assert running == {"plan": [], "act": ["plan"], "review": ["plan", "act"]}, lit
+    expect(flow.locator(".lgp-run-head")).to_contain_text("complete", timeout=30_000)
+    flow.locator('.lgp-tab[data-tab="live"]').click()
+    expect(flow.locator(".lgp-events")).to_contain_text("review", timeout=10_000)
+    page.screenshot(path=str(artifacts / "run.png"), full_page=True)
+
+    # 3. Fork from the checkpoint after "plan" with an edit; the branch reruns from there.
+    flow.locator('.lgp-tab[data-tab="threads"]').click()
+    flow.locator('.lgp-thread[data-thread="jl-run"]').click(timeout=30_000)
+    plan_row = flow.locator(
+        ".lgp-checkpoint", has=page.locator("span", has_text=re.compile("^plan$"))
+    )
+    plan_row.click(timeout=30_000)
+    expect(flow.locator(".lgp-checkpoint.lgp-selected")).to_contain_text("plan", timeout=30_000)
+    expect(flow.locator(".lgp-cp .lgp-json")).to_contain_text('"page!"', timeout=30_000)
+    flow.locator(".lgp-fork-values").fill('{"text": "EDITED"}')
+    flow.locator(".lgp-fork-run").click()
+    expect(flow.locator(".lgp-cp .lgp-json")).to_contain_text("reviewed EDITED", timeout=60_000)
+    expect(flow.locator(".lgp-checkpoint").first).to_contain_text("review", timeout=10_000)
+    page.screenshot(path=str(artifacts / "fork.png"), full_page=True)
+
+    # 4. An interrupt shows its value and is resumed from the form.
+    page.evaluate(RUN_CELL, "%lgp_run hitl.py -t jl-ask -q")
+    hitl.locator('.lgp-thread[data-thread="jl-ask"]').click(timeout=60_000)
+    form = hitl.locator(".lgp-interrupt")
+    expect(form).to_contain_text("ship it?", timeout=30_000)
+    expect(form.locator(".lgp-choice")).to_have_count(2)
+    ask = hitl.locator('.lgp-node[data-node="ask"]')
+    expect(ask).to_have_class(re.compile("lgp-paused"), timeout=10_000)
+    page.screenshot(path=str(artifacts / "interrupt.png"), full_page=True)
+    form.locator(".lgp-resume-value").fill("yes")
+    form.locator(".lgp-resume").click()
+    expect(hitl.locator(".lgp-interrupt")).to_have_count(0, timeout=60_000)
+    expect(hitl.locator(".lgp-cp .lgp-json")).to_contain_text('"yes"', timeout=30_000)
+    expect(hitl.locator(".lgp-thread-head")).to_contain_text("idle", timeout=10_000)
+    expect(ask).to_have_class(re.compile("lgp-done"), timeout=10_000)
+    page.screenshot(path=str(artifacts / "resumed.png"), full_page=True)
