@@ -9,22 +9,31 @@ measured in the same run.
 
 The server is a real ``lgp-lab serve`` subprocess on 127.0.0.1; the load comes from
 ``langgraph_sdk`` (as users run it) in this process. Targets: overhead <= 3 ms,
-throughput >= 2x ``langgraph dev`` (82-97 runs/s on this machine) with 0 errors.
+throughput >= 2x ``langgraph dev`` with 0 errors.
 
-    python bench/agent_api.py [--seconds 4] [--runs 200]
+The baseline is ``langgraph dev`` itself, measured in the same run with the same load on
+the same graph, when its CLI is available: ``--langgraph-dev PATH`` (the ``langgraph``
+executable of an environment with ``pip install "langgraph-cli[inmem]"``; it is not a
+dependency of lgp_lab: langgraph-api is Elastic-2.0). Without it, the ratio uses the
+figure measured here earlier (82 runs/s at c=8).
+
+    python bench/agent_api.py [--seconds 4] [--runs 200] [--langgraph-dev PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -127,10 +136,75 @@ async def load(url: str, concurrency: int, seconds: float) -> tuple[int, int, fl
     return ok, errors, time.perf_counter() - started
 
 
+def wait_ok(url: str, server: subprocess.Popen, seconds: float) -> None:
+    """Poll ``GET /ok`` until it answers 200 (bounded)."""
+    deadline = time.perf_counter() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.perf_counter() > deadline or server.poll() is not None:
+            raise RuntimeError(f"the server did not answer /ok within {seconds:.0f} s")
+        time.sleep(0.05)
+
+
+def langgraph_dev(executable: str, runs: int, seconds: float) -> dict[str, Any]:
+    """The same single-run p50 and load against ``langgraph dev`` serving the same graph."""
+    root = Path(tempfile.mkdtemp(prefix="lgp-bench-dev-"))
+    graphs = (HERE / "_graphs.py").read_text()
+    (root / "graph.py").write_text(graphs + "\n\nworkflow = make_builder(3).compile()\n")
+    (root / "langgraph.json").write_text(
+        json.dumps({"graphs": {"three": "./graph.py:workflow"}, "dependencies": ["."]})
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"}
+    server = subprocess.Popen(
+        [executable, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
+         "--port", str(port)],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_ok(url, server, 90)
+        single = asyncio.run(single_p50(url, min(runs, 20)))
+        return {
+            "single": single,
+            "load": {c: asyncio.run(load(url, c, seconds)) for c in (8, 32)},
+        }
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def single_p50(url: str, runs: int) -> float:
+    """p50 of one ``runs.wait`` on a fresh thread (what a user's first call sees)."""
+    from langgraph_sdk import get_client
+
+    client = get_client(url=url, api_key=None)
+    samples = []
+    for _ in range(runs):
+        tid = (await client.threads.create())["thread_id"]
+        t0 = time.perf_counter()
+        await client.runs.wait(tid, "three", input={"input": "x"})
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument(
+        "--langgraph-dev",
+        default=shutil.which("langgraph"),
+        help="the `langgraph` CLI (langgraph-cli[inmem]) to measure as the baseline",
+    )
     args = parser.parse_args()
 
     root = make_project()
@@ -145,16 +219,8 @@ def main() -> None:
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.perf_counter() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.perf_counter() > deadline or server.poll() is not None:
-                raise RuntimeError("the server did not answer /ok within 30 s")
-            time.sleep(0.02)
+        wait_ok(url, server, 30)
+        single = asyncio.run(single_p50(url, min(args.runs, 20)))
         wait_p50, invoke_p50 = asyncio.run(sdk_wait_p50(url, args.runs))
         first_p50, values_p50 = asyncio.run(first_event(url, min(args.runs, 100)))
         results = {c: asyncio.run(load(url, c, args.seconds)) for c in (8, 32)}
@@ -177,8 +243,23 @@ def main() -> None:
             f"threads.create + runs.wait c={c:<2}: {ok / elapsed:7.1f} runs/s, {errors} errors "
             f"({ok} runs in {elapsed:.1f} s)"
         )
-    ratio = results[8][0] / results[8][2] / LANGGRAPH_DEV_RUNS_PER_S
-    print(f"ratio: {ratio:.2f} (c=8 throughput / langgraph dev {LANGGRAPH_DEV_RUNS_PER_S:.0f})")
+    print(f"one runs.wait, fresh thread p50: {single * ms:6.2f} ms")
+    dev = langgraph_dev(args.langgraph_dev, args.runs, args.seconds) if args.langgraph_dev else None
+    if dev is None:
+        ratio = results[8][0] / results[8][2] / LANGGRAPH_DEV_RUNS_PER_S
+        print(
+            f"ratio: {ratio:.2f} (c=8 throughput / langgraph dev {LANGGRAPH_DEV_RUNS_PER_S:.0f}, "
+            "measured earlier; pass --langgraph-dev to measure it now)"
+        )
+        return
+    print("langgraph dev, same graph and load, this run:")
+    print(f"  one runs.wait, fresh thread p50: {dev['single'] * ms:8.2f} ms")
+    for c, (ok, errors, elapsed) in dev["load"].items():
+        print(f"  threads.create + runs.wait c={c:<2}: {ok / elapsed:7.1f} runs/s, {errors} errors")
+    for c in (8, 32):
+        ours = results[c][0] / results[c][2]
+        theirs = dev["load"][c][0] / dev["load"][c][2]
+        print(f"ratio c={c:<2}: {ours / theirs:.2f} (lgp-lab serve / langgraph dev; target >= 2)")
 
 
 if __name__ == "__main__":
