@@ -24,6 +24,7 @@ from lgp_lab.runtime.context import set_current_lab
 from lgp_lab.runtime.engine import EngineLoop
 from lgp_lab.runtime.reloader import WatchHandle
 from lgp_lab.runtime.result import RunResult
+from lgp_lab.runtime.retention import Retention
 from lgp_lab.runtime.runs import Runs
 from lgp_lab.runtime.sessions import Sessions
 from lgp_lab.runtime.threads import ThreadRecords
@@ -101,6 +102,8 @@ class Lab(WatchMixin, EngineCallsMixin):
         self.sessions.on_delete(self.runs.adelete_thread)
         self.sessions.on_delete(self.thread_records.aforget)
         self.traces = Traces(self._atrace_store, self._call)
+        # Pruning, and the TTL sweeper started with the database (lgp_lab.runtime.retention).
+        self.retention = Retention(self)
         # aiosqlite's worker thread is not a daemon: close on interpreter exit.
         atexit.register(_close_at_exit, weakref.ref(self))
 
@@ -155,6 +158,7 @@ class Lab(WatchMixin, EngineCallsMixin):
                     self._check_open()
                     from lgp_lab.checkpointing import create_checkpointer
 
+                    self.retention.start()  # a malformed TTL fails before anything opens
                     self._saver = await create_checkpointer(self.config)
         return self._saver
 
@@ -564,6 +568,7 @@ class Lab(WatchMixin, EngineCallsMixin):
     async def _ashutdown(self) -> None:
         """The shutdown steps, in order, on the engine loop; each bounded on its own."""
         await _bounded(self.runs.aclose(_RUNS_BOUND_S), _RUNS_BOUND_S + 1.0, "runs", self.warn)
+        await _bounded(self.retention.aclose(), _ADAPTER_BOUND_S, "TTL sweeper", self.warn)
         runs = [t for t in self._runs if not t.done() and t is not asyncio.current_task()]
         for task in runs:
             task.cancel()

@@ -7,6 +7,7 @@ import click
 from lgp_lab import __version__
 from lgp_lab.cli.check import check_command
 from lgp_lab.cli.create import create_command, templates_command
+from lgp_lab.cli.db import db_command
 from lgp_lab.cli.deploy import incidents_command
 from lgp_lab.cli.mesh import mesh_command
 from lgp_lab.cli.run import run_command
@@ -28,6 +29,7 @@ cli.add_command(templates_command)
 cli.add_command(serve_command)
 cli.add_command(traces_command)
 cli.add_command(mesh_command)
+cli.add_command(db_command)
 cli.add_command(check_command)
 cli.add_command(incidents_command)
 
