@@ -142,3 +142,26 @@ def test_reload_shows_the_new_live_version(served: tuple[Lab, str], flow: Path) 
         samples = _samples(client.get("/metrics").text)
     assert _value(samples, "lgp_workflow_version", workflow="echoer") == 2
     assert _value(samples, "lgp_runs_total", workflow="echoer", version="2", status="complete") == 1
+
+
+def test_ready_probe_needs_no_key_and_reports_the_database(served: tuple[Lab, str]) -> None:
+    _, url = served
+    ok = httpx.get(f"{url}/ready", timeout=10)
+    assert ok.status_code == 200
+    assert ok.json() == {"workflows": {"echoer": 1}, "status": "ready", "database": "ok"}
+
+
+def test_ready_is_503_when_the_database_does_not_answer(project: Path, flow: Path) -> None:
+    import asyncio
+
+    from lgp_lab.server.metrics import readiness
+
+    with _lab(project) as lab:
+        wf = lab.load(str(flow))
+        saver = lab.engine.call(lab.acheckpointer())
+        lab.engine.call(saver.conn.close())  # the database went away
+        ok, body = lab.engine.call(readiness(lab, {"echoer": wf}))
+        assert not ok and body["status"] == "not ready"
+        assert body["error"].startswith("database: ")
+    ok, body = asyncio.run(readiness(lab, {"echoer": wf}))
+    assert not ok and body["error"] == "shutting down"

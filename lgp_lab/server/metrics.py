@@ -1,4 +1,5 @@
-"""``GET /metrics``: the served app's Prometheus metrics (``prometheus_client``).
+"""What an orchestrator reads: ``GET /ready`` and ``GET /metrics`` (Prometheus text
+from ``prometheus_client``).
 
 Runs by workflow, version and status, run latency, runs in flight and queued, the live
 version of each served workflow, and HTTP responses by route template and status. Each
@@ -16,7 +17,7 @@ import asyncio
 import time
 from typing import Any
 
-__all__ = ["LabMetrics", "mount_metrics"]
+__all__ = ["LabMetrics", "mount_metrics", "readiness"]
 
 _RUN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _UNMATCHED = "unmatched"
@@ -147,8 +148,42 @@ class _HttpMetrics:
             self.metrics.http_seconds.labels(method, route).observe(time.perf_counter() - started)
 
 
+_READY_TIMEOUT_S = 3.0
+
+
+async def readiness(lab: Any, served: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Whether this replica should get traffic: workflows loaded, database answering
+    (one trivial query, bounded), Lab not shutting down."""
+    body: dict[str, Any] = {
+        "workflows": {name: wf.version for name, wf in sorted(served.items())},
+    }
+    if lab.closed:
+        return False, {**body, "status": "not ready", "error": "shutting down"}
+    if not served or any(wf.graph is None for wf in served.values()):
+        return False, {**body, "status": "not ready", "error": "no workflow loaded"}
+    try:
+        await asyncio.wait_for(_ping_database(lab), _READY_TIMEOUT_S)
+    except Exception as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        return False, {**body, "status": "not ready", "error": f"database: {reason}"}
+    return True, {**body, "status": "ready", "database": "ok"}
+
+
+async def _ping_database(lab: Any) -> None:
+    saver = await lab.acheckpointer()
+    if getattr(saver, "lgp_backend", None) == "postgres":
+        from lgp_lab.checkpointing.postgres import PgDb
+
+        await PgDb(saver).fetch("SELECT 1")
+    else:
+        from lgp_lab.checkpointing._sqlite_calls import fetch
+
+        await fetch(saver, "SELECT 1")
+
+
 def mount_metrics(app: Any, lab: Any, served: dict[str, Any], *, authorize: Any) -> None:
-    """Add ``GET /metrics`` (and the HTTP counting middleware) to ``app``.
+    """Add ``GET /ready`` (the readiness probe: no key, like ``/health``) and ``GET
+    /metrics`` (with the HTTP counting middleware) to ``app``.
 
     Args:
         app: The FastAPI app.
@@ -160,6 +195,14 @@ def mount_metrics(app: Any, lab: Any, served: dict[str, Any], *, authorize: Any)
     from fastapi.responses import Response
 
     from lgp_lab.extras import MissingExtraError, require_extra
+    from lgp_lab.server.app import SafeJSONResponse
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready() -> Any:
+        """Readiness: 200 when the workflows are loaded and the database answers, else
+        503 (a rolling update waits for it; a load balancer skips the replica)."""
+        ok, body = await readiness(lab, served)
+        return SafeJSONResponse(body, status_code=200 if ok else 503)
 
     settings = lab.config.metrics
     if not settings.enabled:
@@ -171,8 +214,6 @@ def mount_metrics(app: Any, lab: Any, served: dict[str, Any], *, authorize: Any)
 
         @app.get("/metrics", include_in_schema=False)
         async def metrics_missing() -> Response:
-            from lgp_lab.server.app import SafeJSONResponse
-
             return SafeJSONResponse({"error": message, "status": 501}, status_code=501)
 
         return
