@@ -206,6 +206,27 @@ def test_runs_from_other_front_ends_light_nodes_in_order(lab: Lab, flow: Path) -
         other.close()
 
 
+def test_runs_through_the_served_api_and_the_sdk_light_it_too(lab: Lab, flow: Path) -> None:
+    from langgraph_sdk import get_sync_client
+
+    from lgp_lab.server.background import start_server
+
+    studio = Studio("flow.py", lab=lab)
+    handle = start_server(lab, ["flow.py"], port=0)
+    client = get_sync_client(url=handle.url)
+    try:
+        thread = client.threads.create()
+        out = client.runs.wait(thread["thread_id"], "flow", input={"text": "sdk"})
+        assert out["answer"] == "reviewed sdk!"
+        wait_for(lambda: (studio.live.get("run") or {}).get("thread_id") == thread["thread_id"]
+                 and studio.live["run"]["status"] == "complete", what="the SDK run")  # fmt: skip
+        assert studio.live["order"] == ["plan", "act", "review"]
+    finally:
+        client.http.client.close()
+        handle.stop()
+        studio.close()
+
+
 def test_a_closed_studio_stops_listening(lab: Lab, flow: Path) -> None:
     studio = Studio("flow.py", lab=lab)
     tracing = lab._call(lab.atracing())

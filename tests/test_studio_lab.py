@@ -186,6 +186,13 @@ def _drive(page, url: str, token: str, artifacts: Path, expect) -> None:
     expect(flow.locator(".lgp-events")).to_contain_text("review", timeout=10_000)
     page.screenshot(path=str(artifacts / "run.png"), full_page=True)
 
+    # 2b. A run from the studio's own form (fields from the input schema).
+    flow.locator('.lgp-tab[data-tab="run"]').click()
+    flow.locator('.lgp-pane-run input[data-key="text"]').fill("form")
+    flow.locator(".lgp-run").click()
+    expect(flow.locator(".lgp-events")).to_contain_text("reviewed form!", timeout=60_000)
+    expect(flow.locator(".lgp-run-head")).to_contain_text("complete", timeout=30_000)
+
     # 3. Fork from the checkpoint after "plan" with an edit; the branch reruns from there.
     flow.locator('.lgp-tab[data-tab="threads"]').click()
     flow.locator('.lgp-thread[data-thread="jl-run"]').click(timeout=30_000)
