@@ -262,6 +262,42 @@ class LgpMagics(Magics):
         return TraceViewer(get_lab(args.env), workflow=args.workflow, limit=args.limit)
 
     @magic_arguments()
+    @argument("workflows", nargs="*", help="workflow files or names (default: the project's)")
+    @argument(
+        "--to",
+        dest="target_env",
+        default="production",
+        help="the environment promoted to (its config is checked; default production)",
+    )
+    @argument("-i", "--input", action="append", help="an input to run (JSON or text; repeatable)")
+    @argument("-t", "--threads", help="comma-separated thread ids to replay over HTTP (parity)")
+    @argument("--url", help="replay against this running server instead")
+    @argument("--api-key", help="the key --url requires")
+    @argument("-e", "--env", help="config environment of this notebook's Lab (config/NAME.yaml)")
+    @line_magic
+    def lgp_check(self, line: str) -> Any:
+        """The promotion gate in the notebook: pass/warn/fail per check, each with its fix.
+
+        Examples::
+
+            %lgp_check workflows/basic_workflow.py --threads t1,t2
+            report = %lgp_check agent --to hosted
+        """
+        args = self._parse(self.lgp_check, line)
+        if args is None:
+            return None
+        from lgp_lab.kernel import get_lab
+        from lgp_lab.promotion import run_gate
+
+        threads = [t.strip() for t in (args.threads or "").split(",") if t.strip()]
+        inputs = [_input_value(text) for text in args.input] if args.input else None
+        # The returned GateReport is the display (_repr_html_ / _repr_pretty_).
+        return run_gate(
+            get_lab(args.env), args.workflows or None, env=args.target_env, inputs=inputs,
+            threads=threads, url=args.url, api_key=args.api_key,
+        )  # fmt: skip
+
+    @magic_arguments()
     @argument(
         "target",
         nargs="?",

@@ -232,6 +232,7 @@ class Runs:
     def __init__(self, lab: Any) -> None:
         self._lab = lab
         self._store: Any = None
+        self._threads_table: Any = None
         self._live: dict[str, _Live] = {}
         self._lanes: dict[str, collections.deque[_Live | _Gate]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -1034,14 +1035,12 @@ class Runs:
         return found is not None
 
     async def _has_checkpoints(self, thread_id: str) -> bool:
+        from lgp_lab.checkpointing import thread_store_for
+
         saver = await self._lab.acheckpointer()
-        async with (
-            saver.lock,
-            saver.conn.execute(
-                "SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread_id,)
-            ) as cur,
-        ):
-            return await cur.fetchone() is not None
+        if self._threads_table is None or self._threads_table.saver is not saver:
+            self._threads_table = thread_store_for(saver)
+        return await self._threads_table.has_checkpoints(thread_id)
 
     async def _thread_values(self, thread_id: str) -> Any:
         return to_jsonable(await self._lab.sessions.astate(thread_id))
