@@ -1,0 +1,1 @@
+"""Deployment targets: Kubernetes manifests (``lgp_lab.deploy.kubernetes``)."""
