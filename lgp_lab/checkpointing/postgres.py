@@ -132,17 +132,13 @@ async def open_postgres_saver(
     try:
         await pool.open(wait=settings.pool_min_size > 0, timeout=settings.connect_timeout_s)
         saver = _saver_class()(pool)
-        async with pool.connection() as conn:
-            from lgp_lab.checkpointing.schema import ADVISORY_LOCK_KEY, upgrade_postgres
+        from lgp_lab.checkpointing.schema import advisory_lock, upgrade_postgres
 
-            # The savers' own migrations insert their version rows unguarded: two
-            # replicas starting on a fresh database must take turns.
-            await conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-            try:
-                await saver.setup()
-                await upgrade_postgres(conn)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+        # The savers' own migrations insert their version rows unguarded: two
+        # replicas starting on a fresh database must take turns.
+        async with pool.connection() as conn, advisory_lock(conn):
+            await saver.setup()
+            await upgrade_postgres(conn)
     except BaseException as exc:
         with contextlib.suppress(Exception):
             await pool.close(timeout=2.0)
@@ -176,7 +172,7 @@ async def open_postgres_store(
     await asyncio.to_thread(importlib.import_module, "langgraph.store.postgres.aio")
     from langgraph.store.postgres.aio import AsyncPostgresStore
 
-    from lgp_lab.checkpointing.schema import ADVISORY_LOCK_KEY
+    from lgp_lab.checkpointing.schema import advisory_lock
     from lgp_lab.checkpointing.store import _index
 
     settings = settings or {}
@@ -194,12 +190,8 @@ async def open_postgres_store(
         index = _index(index, project_root or Path.cwd())
     ttl = settings.get("ttl")
     store = AsyncPostgresStore(pool, index=index, ttl=ttl)
-    async with pool.connection() as conn:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-        try:
-            await store.setup()
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+    async with pool.connection() as conn, advisory_lock(conn):
+        await store.setup()
     if ttl and ttl.get("sweep_interval_minutes"):
         await store.start_ttl_sweeper()
     return store
@@ -264,9 +256,20 @@ async def _check_reachable(url: str, settings: CheckpointConfig) -> None:
 
 
 def _unavailable(url: str, exc: BaseException) -> DatabaseUnavailableError:
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
     reason = " ".join(str(exc).split()) or type(exc).__name__
     reason = str(redact_url(reason))
     lowered = reason.lower()
+    reaching = isinstance(exc, psycopg.OperationalError | PoolTimeout | OSError)
+    if isinstance(exc, psycopg.Error) and not reaching:
+        # Connected, but setting up the tables failed (typically a missing privilege).
+        return DatabaseUnavailableError(
+            f"setting up the PostgreSQL database at {describe_url(url)} failed: {reason}",
+            hint="let this user create tables and functions there (GRANT CREATE ON SCHEMA "
+            "public TO <user>), or run `lgp-lab db upgrade` once as a user who can",
+        )
     if "password" in lowered or "authentication" in lowered:
         hint = "check the user and password in checkpoint.url / DATABASE_URL"
     elif "does not exist" in lowered and "database" in lowered:

@@ -14,12 +14,17 @@ both backends answer :func:`schema_version` alike.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 __all__ = [
     "POSTGRES_MIGRATIONS",
     "SCHEMA_TABLE",
     "SQLITE_VERSION",
+    "advisory_lock",
     "schema_version",
     "upgrade",
     "upgrade_postgres",
@@ -29,6 +34,7 @@ __all__ = [
 SCHEMA_TABLE = "lgp_schema_version"
 # pg_advisory_lock key: replicas starting together apply migrations one at a time.
 ADVISORY_LOCK_KEY = 0x6C67705F6C6162  # "lgp_lab"
+LOCK_TIMEOUT_S = 120.0
 
 _VERSION_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (
@@ -173,8 +179,7 @@ async def upgrade_postgres(conn: Any) -> tuple[int, int]:
     if isinstance(conn, AsyncConnectionPool):
         async with conn.connection() as one:
             return await upgrade_postgres(one)
-    await conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-    try:
+    async with advisory_lock(conn):
         await conn.execute(_VERSION_TABLE.format(now_type="TIMESTAMPTZ", now="now()"))
         before = await _pg_version(conn)
         for number, (description, statements) in enumerate(POSTGRES_MIGRATIONS, start=1):
@@ -188,6 +193,37 @@ async def upgrade_postgres(conn: Any) -> tuple[int, int]:
                     (number, description),
                 )
         return before, len(POSTGRES_MIGRATIONS)
+
+
+@contextlib.asynccontextmanager
+async def advisory_lock(conn: Any, timeout: float = LOCK_TIMEOUT_S) -> AsyncIterator[None]:
+    """Hold the schema's advisory lock on ``conn`` (re-entrant on one connection).
+
+    Polled with ``pg_try_advisory_lock`` rather than waited for: LangGraph's migrations
+    run ``CREATE INDEX CONCURRENTLY``, which waits for every open statement, so a
+    replica blocked inside ``pg_advisory_lock`` would deadlock the one migrating.
+
+    Raises:
+        DatabaseUnavailableError: Another process held it for ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (ADVISORY_LOCK_KEY,))
+        row = await cur.fetchone()
+        if row["got"] if isinstance(row, dict) else row[0]:
+            break
+        if time.monotonic() > deadline:
+            from lgp_lab.checkpointing.postgres import DatabaseUnavailableError
+
+            raise DatabaseUnavailableError(
+                f"another process has been migrating the database for over {timeout:.0f} s "
+                f"(it holds advisory lock {ADVISORY_LOCK_KEY})",
+                hint="wait for it to finish (or end it: SELECT pg_terminate_backend(pid) "
+                "FROM pg_locks WHERE locktype = 'advisory'), then start again",
+            )
+        await asyncio.sleep(0.05)
+    try:
+        yield
     finally:
         await conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
 

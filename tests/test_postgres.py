@@ -1,0 +1,260 @@
+"""What only the PostgreSQL backend has: its settings and their errors, connection
+failures that name the server (never the password), the missing extra, replicas starting
+together on one fresh database, and writes from several processes at once. Everything
+both backends share is in tests/test_backends.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import cli_env, run_cli, write
+from postgres import PostgresServer
+
+from lgp_lab.config import CheckpointConfig, load_config
+from lgp_lab.errors import ConfigError
+
+SECRET = "s3cret-Pw-not-for-logs"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _open(settings: CheckpointConfig, **kw: Any) -> Any:
+    from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
+
+    async def go() -> Any:
+        saver = await open_postgres_saver(settings, **kw)
+        await close_postgres_saver(saver)
+        return saver
+
+    return asyncio.run(go())
+
+
+def _error_of(settings: CheckpointConfig, **kw: Any) -> str:
+    from lgp_lab.checkpointing.postgres import DatabaseUnavailableError
+
+    with pytest.raises(DatabaseUnavailableError) as err:
+        _open(settings, **kw)
+    return str(err.value)
+
+
+# ---------------------------------------------------------------------- settings
+
+
+def test_settings_are_validated_with_the_fix(project: Path) -> None:
+    cases = {
+        f"backend: sqlite\n  url: postgresql://u:{SECRET}@db/x": "set backend: postgres",
+        "backend: postgres": "url: ${DATABASE_URL}",
+        f"backend: postgres\n  url: mysql://u:{SECRET}@db/x": "must be a postgresql:// URL",
+        "backend: postgres\n  url: x\n  pool_min_size: 5\n  pool_max_size: 2": "pool_min_size (5)",
+        "backend: postgres\n  url: x\n  pool_max_size: 0": "pool_max_size",
+        "backend: mysql": "checkpoint.backend",
+    }
+    for body, expected in cases.items():
+        write(project / "config" / "experiment.yaml", f"checkpoint:\n  {body}\n")
+        with pytest.raises(ConfigError) as err:
+            load_config(start=project)
+        text = str(err.value)
+        assert expected in text and "experiment.yaml" in text, text
+        assert SECRET not in text  # the url's password is masked where the input is shown
+
+
+def test_production_config_reads_database_url(project: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://app:{SECRET}@db.internal:5433/prod")
+    prod = load_config("production", project)
+    assert prod.checkpoint.backend == "postgres"
+    assert prod.checkpoint.url == f"postgresql://app:{SECRET}@db.internal:5433/prod"
+    assert prod.checkpoint.pool_max_size >= prod.checkpoint.pool_min_size >= 1
+    monkeypatch.delenv("DATABASE_URL")
+    unset = load_config("production", project)  # still loads: opening it is what fails
+    assert unset.checkpoint.url == "" and "DATABASE_URL" in unset.missing_env
+
+
+def test_unset_database_url_is_named_when_opening(project: Path, monkeypatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    prod = load_config("production", project)
+    text = _error_of(prod.checkpoint, missing_env=prod.missing_env)
+    assert "checkpoint.url is empty (DATABASE_URL is unset)" in text
+    assert "fix: export DATABASE_URL=postgresql://" in text
+
+
+# ---------------------------------------------------------------------- connection errors
+
+
+def test_unreachable_server_names_host_port_database_never_the_password() -> None:
+    port = _free_port()  # nothing listens there
+    url = f"postgresql://app:{SECRET}@127.0.0.1:{port}/orders"
+    text = _error_of(CheckpointConfig(backend="postgres", url=url, connect_timeout_s=3))
+    assert f"app@127.0.0.1:{port}/orders" in text
+    assert "fix: start PostgreSQL or fix host/port" in text
+    assert SECRET not in text
+
+
+def test_wrong_password_and_missing_database(postgres_server: PostgresServer) -> None:
+    port = postgres_server.port
+    wrong = f"postgresql://postgres:{SECRET}@127.0.0.1:{port}/postgres"
+    text = _error_of(CheckpointConfig(backend="postgres", url=wrong))
+    assert "password authentication failed" in text and SECRET not in text
+    assert "fix: check the user and password" in text
+    missing = postgres_server.url("no_such_db")
+    text = _error_of(CheckpointConfig(backend="postgres", url=missing))
+    assert '"no_such_db" does not exist' in text and "createdb" in text
+    assert postgres_server.password not in text
+
+
+def test_a_user_who_may_not_create_tables_is_told_the_grant(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """PostgreSQL 15 no longer lets every user create tables in schema public."""
+    database = postgres_url.rsplit("/", 1)[1]
+    postgres_server.execute(f"CREATE ROLE app LOGIN PASSWORD '{SECRET}'")
+    try:
+        postgres_server.execute(f'GRANT CONNECT ON DATABASE "{database}" TO app')
+        url = f"postgresql://app:{SECRET}@127.0.0.1:{postgres_server.port}/{database}"
+        text = _error_of(CheckpointConfig(backend="postgres", url=url))
+        assert f"setting up the PostgreSQL database at app@127.0.0.1:{postgres_server.port}/" in (
+            text
+        )
+        assert "permission denied for schema public" in text and "GRANT CREATE ON SCHEMA" in text
+        assert SECRET not in text
+        postgres_server.execute("GRANT CREATE ON SCHEMA public TO app", database=database)
+        _open(CheckpointConfig(backend="postgres", url=url))  # now it can
+    finally:
+        postgres_server.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+        postgres_server.execute("DROP ROLE app")
+
+
+def test_cli_prints_the_error_not_a_traceback(project: Path) -> None:
+    port = _free_port()
+    write(
+        project / "config" / "experiment.yaml",
+        f"checkpoint:\n  backend: postgres\n  url: postgresql://app:{SECRET}@127.0.0.1:{port}/x\n",
+    )
+    done = run_cli("run", "basic_workflow", "--input", '{"input": "hi"}', cwd=project)
+    assert done.returncode == 1
+    assert f"127.0.0.1:{port}/x" in done.stderr and "Traceback" not in done.stderr
+    assert SECRET not in done.stderr + done.stdout
+
+
+def test_missing_extra_names_the_install(monkeypatch) -> None:
+    from lgp_lab.extras import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    with pytest.raises(MissingExtraError) as err:
+        _open(CheckpointConfig(backend="postgres", url="postgresql://x@127.0.0.1/x"))
+    assert 'pip install "lgp-lab[postgres]"' in str(err.value)
+
+
+# ---------------------------------------------------------------------- replicas
+
+
+def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
+    from lgp_lab.checkpointing import schema
+
+    settings = CheckpointConfig(backend="postgres", url=postgres_url, pool_max_size=2)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            _open(settings)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a replica's start hung"
+    assert errors == []
+    import psycopg
+
+    with psycopg.connect(postgres_url) as conn:
+        versions = conn.execute(f"SELECT v FROM {schema.SCHEMA_TABLE}").fetchall()
+        assert versions == [(v,) for v in range(1, len(schema.POSTGRES_MIGRATIONS) + 1)]
+        saver_versions = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT v) FROM checkpoint_migrations"
+        )
+        total, distinct = saver_versions.fetchone()
+        assert total == distinct > 0
+
+
+def test_two_labs_share_threads_and_concurrent_touches_keep_every_key(
+    project: Path, postgres_url: str
+) -> None:
+    from lgp_lab import Lab
+
+    write(
+        project / "config" / "experiment.yaml",
+        f"checkpoint:\n  backend: postgres\n  url: {postgres_url}\n"
+        "observability:\n  console: false\n",
+    )
+    with Lab(root=project) as one, Lab(root=project) as two:
+        one.thread_records.create("shared", metadata={"from": "one"})
+        assert two.thread_records.get("shared")["metadata"] == {"from": "one"}
+        one.run("basic_workflow", {"input": "my name is Ann"}, thread_id="shared")
+        assert two.sessions.thread("shared").workflow == "basic_workflow"
+
+        def touch(lab: Lab, i: int) -> None:
+            lab.thread_records.touch("shared", metadata={f"k{i}": i})
+
+        workers = [
+            threading.Thread(target=touch, args=(lab, i)) for i, lab in enumerate([one, two] * 10)
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=60)
+        metadata = two.thread_records.get("shared")["metadata"]
+        assert {f"k{i}" for i in range(20)} <= set(metadata)
+        assert metadata["from"] == "one"
+
+
+def test_statement_timeout_and_pool_settings_apply(postgres_url: str) -> None:
+    from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
+
+    settings = CheckpointConfig(
+        backend="postgres",
+        url=postgres_url,
+        pool_min_size=2,
+        pool_max_size=3,
+        statement_timeout_ms=1500,
+    )
+
+    async def go() -> tuple[Any, dict[str, Any]]:
+        saver = await open_postgres_saver(settings)
+        try:
+            async with saver.conn.connection() as conn:
+                shown = await (await conn.execute("SHOW statement_timeout")).fetchone()
+            return shown, saver.conn.get_stats()
+        finally:
+            await close_postgres_saver(saver)
+
+    shown, stats = asyncio.run(go())
+    assert next(iter(shown.values())) == "1500ms"
+    assert stats["pool_min"] == 2 and stats["pool_max"] == 3
+
+
+def test_server_fixture_helper_is_usable_outside_pytest(tmp_path: Path) -> None:
+    """Benches and multi-process tests start their own server with the same class."""
+    import psycopg
+
+    with PostgresServer() as server:
+        url = server.create_database("bench")
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_database()").fetchone()[0].startswith("bench_")
+        data_dir = server._dir
+        assert data_dir is not None and data_dir.is_dir()
+    assert not data_dir.exists()  # stopped and removed
+    env = cli_env()
+    assert "PGPASSWORD" not in env or env["PGPASSWORD"] != server.password
