@@ -252,6 +252,11 @@ class Studio(anywidget.AnyWidget):
         return f'<div class="lgp-studio-static">{head}{graph_svg(graph["flat"], title=title)}</div>'
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        if _headless():
+            # nbclient, nbconvert --execute, papermill: no page will run the widget, and
+            # a widget output would win over the picture in the exported HTML.
+            return {"text/plain": f"lgp studio: {self.graph.get('name')}",
+                    "text/html": self.static_html()}, {}  # fmt: skip
         bundle = super()._repr_mimebundle_(**kwargs)
         data, meta = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
         data = {**data, "text/html": self.static_html()}
@@ -490,6 +495,19 @@ class Studio(anywidget.AnyWidget):
                 "no thread is open in the studio", hint="select a thread first"
             )
         return thread_id, checkpoint_id or ""
+
+
+def _headless() -> bool:
+    """Whether this kernel is executing a notebook with no one at the page: nbclient
+    (``jupyter nbconvert --execute``, nbval, papermill) runs cells without stdin, the
+    interactive front ends (JupyterLab, Notebook 7, VS Code, Colab) with it."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+    except Exception:
+        return False
+    return kernel is not None and getattr(kernel, "_allow_stdin", True) is False
 
 
 def _run_summary(event: LiveEvent) -> dict[str, Any]:
