@@ -270,12 +270,17 @@ class Retention:
         # Its own task: an API run that interrupts the holder cancels it, not the sweep.
         task = asyncio.get_running_loop().create_task(held())
         try:
-            return await asyncio.shield(task)
+            deleted = await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.cancelled() and not _cancelling():
                 return False  # a run took the thread over: it is not stale
             task.cancel()
             raise
+        if deleted and not lab.runs.inflight(thread_id):
+            # Released now: let the runs drop what they cache about the thread (nothing
+            # runs on it, so nothing is cancelled).
+            await lab.runs.adelete_thread(thread_id)
+        return deleted
 
     async def _sweep_forever(self, policy: TtlPolicy) -> None:
         interval = policy.sweep_interval_minutes * 60.0
