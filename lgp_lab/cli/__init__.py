@@ -8,7 +8,7 @@ from lgp_lab import __version__
 from lgp_lab.cli.check import check_command
 from lgp_lab.cli.create import create_command, templates_command
 from lgp_lab.cli.db import db_command
-from lgp_lab.cli.deploy import incidents_command
+from lgp_lab.cli.deploy import deploy_command, incidents_command, releases_command
 from lgp_lab.cli.mesh import mesh_command
 from lgp_lab.cli.run import run_command
 from lgp_lab.cli.serve import serve_command
@@ -32,6 +32,8 @@ cli.add_command(mesh_command)
 cli.add_command(db_command)
 cli.add_command(check_command)
 cli.add_command(incidents_command)
+cli.add_command(deploy_command)
+cli.add_command(releases_command)
 
 
 def main() -> None:

@@ -1,0 +1,114 @@
+"""The app each local replica runs: ``uvicorn --factory lgp_lab.deploy.local_app:create``.
+
+uvicorn's own multiprocess supervisor (``--workers N``) runs the replicas on one shared
+listening socket and replaces them one at a time on ``SIGHUP``, each replacement
+serving before the old one is retired. A replica is "started" only once this factory
+has loaded the current release's workflows and the database answered, so the roll is
+gated on readiness. ``LGP_DEPLOY_DIR`` names the deploy directory; its ``current`` link
+points at the release being served (read at each replica's start).
+
+A Lab runs its workflows, checkpointer and API on its own engine loop; uvicorn runs an
+app on the worker's main loop. :class:`EngineBridge` carries each request across: the
+app runs on the engine loop, ``receive``/``send`` hop back to uvicorn's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from lgp_lab.errors import ConfigError
+
+__all__ = ["DEPLOY_DIR_VAR", "EngineBridge", "create"]
+
+DEPLOY_DIR_VAR = "LGP_DEPLOY_DIR"
+WORKFLOWS_VAR = "LGP_DEPLOY_WORKFLOWS"
+
+
+class EngineBridge:
+    """An ASGI app that runs ``app`` on ``lab``'s engine loop and owns the lifespan
+    (startup: nothing left to do; shutdown: close the Lab, bounded like any close)."""
+
+    def __init__(self, app: Any, lab: Any) -> None:
+        self.app = app
+        self.lab = lab
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        here = asyncio.get_running_loop()
+
+        async def hop_receive() -> Any:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(receive(), here))
+
+        async def hop_send(message: Any) -> None:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(send(message), here))
+
+        future = asyncio.run_coroutine_threadsafe(
+            self.app(scope, hop_receive, hop_send), self.lab.engine.loop
+        )
+        try:
+            await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(self.lab.close)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create() -> EngineBridge:
+    """Build one replica's app from the current release (uvicorn calls this per worker).
+
+    Raises:
+        ConfigError: No deploy directory, no current release, no API key where one is
+            required, or the database does not answer (the replica never starts, so a
+            roll stops and the old replicas keep serving).
+    """
+    from lgp_lab.lab import Lab
+    from lgp_lab.server.app import create_app
+    from lgp_lab.server.metrics import readiness
+
+    deploy_dir = os.environ.get(DEPLOY_DIR_VAR)
+    if not deploy_dir:
+        raise ConfigError(f"{DEPLOY_DIR_VAR} is not set", hint="start replicas with lgp-lab deploy")
+    current = Path(deploy_dir) / "current"
+    if not current.exists():
+        raise ConfigError(f"{current} does not exist", hint="deploy a release first")
+    release_dir = current.resolve()
+    lab = Lab(root=release_dir, console=False)
+    try:
+        if lab.config.api_key_required and not lab.config.server.keys():
+            raise ConfigError(
+                f"environment {lab.environment!r} requires an API key and none is set",
+                hint="set LGP_API_KEY (or server.api_key) in the deploy's environment",
+            )
+        names = [n for n in os.environ.get(WORKFLOWS_VAR, "").split(",") if n]
+        targets = names or list(lab.project_graphs())
+        workflows = [lab.load(t) for t in targets]
+        descriptions = lab.project_graphs()
+        app = create_app(lab, workflows, descriptions=descriptions)
+        release = release_dir.name
+
+        @app.get("/release", include_in_schema=False)
+        async def which_release() -> dict[str, Any]:
+            return {"release": release, "pid": os.getpid()}
+
+        served = {wf.name: wf for wf in workflows}
+        ok, body = lab.engine.call(readiness(lab, served), timeout=30)
+        if not ok:
+            raise ConfigError(f"replica not ready: {body.get('error')}")
+    except BaseException:
+        lab.close()
+        raise
+    return EngineBridge(app, lab)
