@@ -4,6 +4,12 @@ The same methods and rows as :class:`~lgp_lab.checkpointing.runs_sqlite.SqliteRu
 (:class:`lgp_lab.runtime.runs.RunStore`). The table also has ``owner`` (the replica
 holding a run) and ``lease_until``, the columns replicas claim runs with; ``seq`` orders
 runs created in the same instant, as SQLite's rowid does.
+
+For several replicas on one database: :meth:`PostgresRunStore.claim` (a pending run to
+exactly one replica, one running run per thread), :meth:`~PostgresRunStore.heartbeat`
+(extend leases), :meth:`~PostgresRunStore.requeue_expired` (the reaper) and
+:meth:`~PostgresRunStore.finish` (a final status only from the lease holder). Lease
+times are the database's clock, so replicas' clocks need not agree.
 """
 
 from __future__ import annotations
@@ -99,6 +105,125 @@ class PostgresRunStore:
             (list(statuses),),
         )
         return [_row(r) for r in rows]
+
+    # ------------------------------------------------------------------ replicas
+
+    async def claim(
+        self, owner: str, *, lease_s: float, updated_at: str, limit: int = 1
+    ) -> list[dict[str, Any]]:
+        """Take up to ``limit`` pending runs, oldest first, for replica ``owner``: each
+        becomes ``running`` with a lease of ``lease_s`` seconds (database clock).
+
+        A run is taken by exactly one replica (``FOR UPDATE SKIP LOCKED``), never while
+        another run of its thread is ``running``, and never before an older pending run
+        of its thread: a transaction-scoped advisory lock per thread makes the check and
+        the take one step across replicas (released at commit, after which the next
+        check sees the new running run).
+        """
+        taken: list[dict[str, Any]] = []
+        async with self._db.transaction() as cur:
+            await cur.execute(
+                "SELECT run_id, thread_id, created_at, seq FROM lgp_runs "
+                "WHERE status = 'pending' "
+                "ORDER BY created_at, seq LIMIT %s FOR UPDATE SKIP LOCKED",
+                (max(limit * 4, 16),),
+            )
+            candidates = list(await cur.fetchall())
+            threads: set[str] = set()
+            for run_id, thread_id, created_at, seq in candidates:
+                if len(taken) >= limit:
+                    break
+                if thread_id in threads:
+                    continue  # one run per thread per claim
+                await cur.execute(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 7))", (thread_id,)
+                )
+                if not (await cur.fetchone())[0]:
+                    continue  # another replica is claiming for this thread right now
+                # Runs of a thread start in order: not while one runs, nor before an
+                # older pending one (which another replica may hold locked right now).
+                await cur.execute(
+                    "SELECT 1 FROM lgp_runs WHERE thread_id = %s AND (status = 'running' "
+                    "OR (status = 'pending' AND (created_at, seq) < (%s, %s))) LIMIT 1",
+                    (thread_id, created_at, seq),
+                )
+                if await cur.fetchone() is not None:
+                    continue
+                await cur.execute(
+                    "UPDATE lgp_runs SET status = 'running', owner = %s, updated_at = %s, "
+                    "lease_until = now() + make_interval(secs => %s) WHERE run_id = %s "
+                    f"RETURNING {_COLUMNS}",
+                    (owner, updated_at, lease_s, run_id),
+                )
+                taken.append(_row(await cur.fetchone()))
+                threads.add(thread_id)
+        return taken
+
+    async def heartbeat(self, owner: str, run_ids: list[str], *, lease_s: float) -> list[str]:
+        """Extend ``owner``'s leases on ``run_ids``; returns the ones it still holds (a
+        run missing from the answer was requeued or finished elsewhere: stop it)."""
+        if not run_ids:
+            return []
+        rows = await self._db.fetch(
+            "UPDATE lgp_runs SET lease_until = now() + make_interval(secs => %s) "
+            "WHERE run_id = ANY(%s) AND owner = %s AND status = 'running' RETURNING run_id",
+            (lease_s, list(run_ids), owner),
+        )
+        return [r[0] for r in rows]
+
+    async def requeue_expired(
+        self, *, max_attempts: int, updated_at: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The reaper: ``running`` runs whose lease ran out go back to ``pending`` with
+        ``attempt + 1`` (no owner), or to ``error`` once ``attempt`` reached
+        ``max_attempts``. Returns (requeued, failed) rows. Two reapers never take the
+        same run (``SKIP LOCKED``)."""
+        async with self._db.transaction() as cur:
+            await cur.execute(
+                "SELECT run_id FROM lgp_runs WHERE status = 'running' AND lease_until < now() "
+                "FOR UPDATE SKIP LOCKED"
+            )
+            expired = [r[0] for r in await cur.fetchall()]
+            if not expired:
+                return [], []
+            await cur.execute(
+                "UPDATE lgp_runs SET status = 'pending', owner = NULL, lease_until = NULL, "
+                "attempt = attempt + 1, updated_at = %s "
+                f"WHERE run_id = ANY(%s) AND attempt < %s RETURNING {_COLUMNS}",
+                (updated_at, expired, max_attempts),
+            )
+            requeued = [_row(r) for r in await cur.fetchall()]
+            await cur.execute(
+                "UPDATE lgp_runs SET status = 'error', owner = NULL, lease_until = NULL, "
+                "updated_at = %s "
+                f"WHERE run_id = ANY(%s) AND attempt >= %s RETURNING {_COLUMNS}",
+                (updated_at, expired, max_attempts),
+            )
+            failed = [_row(r) for r in await cur.fetchall()]
+        return requeued, failed
+
+    async def finish(self, run_id: str, owner: str, status: str, updated_at: str) -> bool:
+        """Record the final ``status`` of a run ``owner`` executed, if ``owner`` still
+        holds it; False when its lease was lost (another replica owns the run now)."""
+        return (
+            await self._db.execute(
+                "UPDATE lgp_runs SET status = %s, updated_at = %s, owner = NULL, "
+                "lease_until = NULL WHERE run_id = %s AND owner = %s AND status = 'running'",
+                (status, updated_at, run_id, owner),
+            )
+            > 0
+        )
+
+    async def lease(self, run_id: str) -> tuple[str | None, float | None]:
+        """``(owner, seconds left on its lease)`` of a run (``None`` when not held)."""
+        rows = await self._db.fetch(
+            "SELECT owner, EXTRACT(EPOCH FROM lease_until - now()) FROM lgp_runs WHERE run_id = %s",
+            (run_id,),
+        )
+        if not rows:
+            return None, None
+        owner, left = rows[0]
+        return owner, None if left is None else float(left)
 
     async def delete_checkpoints_of_run(self, thread_id: str, run_id: str) -> int:
         """Delete the checkpoints (and their pending writes) a run wrote to a thread:
