@@ -342,6 +342,37 @@ def test_interrupt_resumed_from_the_form_streams_the_rest(lab: Lab, flow: Path) 
         studio.close()
 
 
+def test_a_breakpoint_shows_the_next_node_and_continues(lab: Lab) -> None:
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    class S(TypedDict):
+        x: int
+
+    def bump(s: S) -> dict:
+        return {"x": s["x"] + 1}
+
+    builder = StateGraph(S)
+    builder.add_node("a", bump)
+    builder.add_node("b", bump)
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", END)
+    graph = builder.compile(interrupt_before=["b"])
+    studio = Studio(graph, lab=lab)
+    try:
+        marked = {n["id"]: n["interrupt_before"] for n in studio.graph["flat"]["nodes"]}
+        assert marked["b"] and not marked["a"]
+        lab.run(graph, {"x": 1}, thread_id="bp")
+        studio.select_thread("bp")
+        assert studio.thread["next"] == ["b"]
+        studio._on_msg(studio, {"type": "continue", "thread_id": "bp"}, [])
+        wait_for(lambda: lab.sessions.state("bp") == {"x": 3}, what="the continued run")
+        wait_for(lambda: studio.thread.get("next") == [], what="thread refresh")
+    finally:
+        studio.close()
+
+
 def test_delete_from_the_page_and_every_thread_mode(lab: Lab, flow: Path) -> None:
     lab.run("flow.py", {"text": "a"}, thread_id="keep")
     lab.run("hitl.py", thread_id="drop")
@@ -440,11 +471,12 @@ def test_widget_model_state_in_a_real_kernel(flow: Path, project: Path) -> None:
             "%load_ext lgp_lab",
             "s = %lgp_studio flow.py\ns",
             'r = %lgp_run flow.py -i \'{"text": "kernel"}\' -t k-1 -q',
-            # Apply the after-run refresh here and send the final state in this cell.
-            "import time\n"
+            # The after-run refresh lands on the kernel's loop: await (not sleep) lets it
+            # run; then send the final state in this cell, where nbclient records it.
+            "import asyncio, time\n"
             "deadline = time.monotonic() + 10\n"
             "while s.threads.get('total') != 1 and time.monotonic() < deadline:\n"
-            "    time.sleep(0.02)\n"
+            "    await asyncio.sleep(0.02)\n"
             "s.select_thread('k-1')\n"
             "s.send_state()\n"
             "print(s.live['order'], s.live['run']['status'])",

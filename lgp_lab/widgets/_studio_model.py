@@ -91,7 +91,21 @@ class StudioData:
             "before": before,
             "has_more": more,
             "total": info.checkpoints,
+            "next": await self._anext_nodes(thread_id, info.workflow),
         }
+
+    async def _anext_nodes(self, thread_id: str, workflow: str | None) -> list[str]:
+        """The nodes the thread runs next: a thread stopped at a breakpoint
+        (``interrupt_before``/``after``) waits on these with no interrupt value."""
+        loaded = self.lab.workflows.get(workflow) if workflow else None
+        if loaded is None:
+            return []  # its workflow is not loaded here: nothing is imported to find out
+        try:
+            graph = await _sample(loaded.graph)
+            config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+            return list((await graph.aget_state(config)).next)
+        except Exception:  # a display detail: a graph that cannot read it shows none
+            return []
 
     async def acheckpoint(
         self, thread_id: str, checkpoint_id: str | None

@@ -303,6 +303,11 @@ class Studio(anywidget.AnyWidget):
                     ),
                     self._after_fork,
                 )  # fmt: skip
+            elif kind == "continue":
+                self._async(
+                    data.arun(self._require_workflow("continue"), thread_id=thread_id),
+                    lambda r: self._say("info", f"continued {r['thread_id']} (run {r['run_id']})"),
+                )
             elif kind == "resume":
                 self._async(
                     data.aresume(thread_id, content.get("value"), workflow=self.workflow),

@@ -156,6 +156,8 @@ function render({ model, el }) {
     const info = (thread.checkpoints || []).find((c) => c.checkpoint_id === cp.checkpoint_id);
     const writers = new Set(info && info.source === "loop" ? info.nodes : []);
     for (const [id, g] of nodeEls) g.classList.toggle("lgp-wrote", writers.has(id));
+    const next = new Set(thread.checkpoints && cp.checkpoint_id === (thread.checkpoints[0] || {}).checkpoint_id ? thread.next || [] : []);
+    for (const [id, g] of nodeEls) g.classList.toggle("lgp-next", next.has(id));
   }
 
   // ---------------------------------------------------------------- threads
@@ -219,7 +221,18 @@ function render({ model, el }) {
     top.append(del);
     detail.append(top);
     if (info.interrupts && info.interrupts.length) detail.append(interruptForm(info));
+    else if (thread.next && thread.next.length) detail.append(breakpointBox(info, thread.next));
     detail.append(timeline(thread), checkpointView());
+  }
+
+  // A breakpoint (interrupt_before/after): no value to answer, the run just continues.
+  function breakpointBox(info, next) {
+    const box = h("div", "lgp-interrupt lgp-breakpoint");
+    box.append(
+      h("span", "lgp-label", `Paused before ${next.join(", ")} `),
+      button("Continue", "lgp-primary lgp-continue", () => send({ type: "continue", thread_id: info.thread_id })),
+    );
+    return box;
   }
 
   function interruptForm(info) {
@@ -347,6 +360,12 @@ function render({ model, el }) {
         parsed = parseJson("state edit", values.value);
       } catch (err) {
         return say("error", err.message);
+      }
+      // Only what was edited: unchanged channels written again would pass through their
+      // reducers (a list with operator.add would grow by itself).
+      if (parsed && typeof parsed === "object" && !Array.isArray(parsed) && isComplete(cp.state)) {
+        const edited = Object.entries(parsed).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify((cp.state || {})[k]));
+        parsed = edited.length ? Object.fromEntries(edited) : null;
       }
       send({
         type: "fork", thread_id: cp.thread_id, checkpoint_id: cp.checkpoint_id, values: parsed,
