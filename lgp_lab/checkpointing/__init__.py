@@ -18,6 +18,7 @@ __all__ = [
     "assistant_store_for",
     "close_checkpointer",
     "create_checkpointer",
+    "database_label",
     "run_store_for",
     "session_store_for",
     "thread_store_for",
@@ -36,6 +37,16 @@ async def create_checkpointer(config: LabConfig) -> Any:
     return await open_sqlite_saver(
         config.checkpoint_path, synchronous=cp.synchronous, busy_timeout_ms=cp.busy_timeout_ms
     )
+
+
+def database_label(config: LabConfig) -> str:
+    """Where ``config`` keeps its data, for messages: the SQLite file, or ``PostgreSQL
+    user@host:port/dbname`` (never the password)."""
+    if config.checkpoint.backend == "postgres":
+        from lgp_lab.checkpointing.postgres import describe_url
+
+        return f"PostgreSQL {describe_url(config.checkpoint.url or '')}"
+    return str(config.checkpoint_path)
 
 
 async def close_checkpointer(saver: Any) -> None:

@@ -48,6 +48,8 @@ def is_postgres_saver(saver: Any) -> bool:
 
 def describe_url(url: str) -> str:
     """``user@host:port/dbname`` of a connection string, for messages (no password)."""
+    if not url.strip():
+        return "(checkpoint.url is empty)"
     try:
         from psycopg.conninfo import conninfo_to_dict
 
