@@ -59,6 +59,34 @@ OBSERVE = """() => {
   }).observe(svg, {subtree: true, attributes: true, attributeFilter: ['class']});
 }"""
 
+# A graph defined in the notebook: a subgraph and a breakpoint (interrupt_before).
+NESTED = """
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+class N(TypedDict):
+    x: int
+
+def bump(s):
+    return {"x": s["x"] + 1}
+
+inner = StateGraph(N)
+inner.add_node("inner_a", bump)
+inner.add_node("inner_b", bump)
+inner.add_edge(START, "inner_a")
+inner.add_edge("inner_a", "inner_b")
+outer = StateGraph(N)
+outer.add_node("prep", bump)
+outer.add_node("sub", inner.compile())
+outer.add_node("check", bump)
+outer.add_edge(START, "prep")
+outer.add_edge("prep", "sub")
+outer.add_edge("sub", "check")
+outer.add_edge("check", END)
+nested = outer.compile(interrupt_before=["check"])
+%lgp_studio nested
+"""
+
 RUN_CELL = """async (code) => {
   const app = window.jupyterapp;
   const nb = app.shell.currentWidget.content;
@@ -91,6 +119,7 @@ def test_studio_in_jupyterlab(project: Path, tmp_path: Path) -> None:
         nbformat.v4.new_code_cell("%load_ext lgp_lab"),
         nbformat.v4.new_code_cell("%lgp_studio flow.py"),
         nbformat.v4.new_code_cell("%lgp_studio hitl.py"),
+        nbformat.v4.new_code_cell(NESTED),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, project / "studio.ipynb")
@@ -224,3 +253,14 @@ def _drive(page, url: str, token: str, artifacts: Path, expect) -> None:
     expect(hitl.locator(".lgp-thread-head")).to_contain_text("idle", timeout=10_000)
     expect(ask).to_have_class(re.compile("lgp-done"), timeout=10_000)
     page.screenshot(path=str(artifacts / "resumed.png"), full_page=True)
+
+    # 5. Subgraphs expand; a breakpoint is marked on its node.
+    nested = studios.nth(2)
+    expect(nested.locator('.lgp-node[data-node="sub"]')).to_have_count(1)
+    assert nested.locator('.lgp-node[data-node="check"] rect.lgp-int-mark').count() == 2
+    nested.locator(".lgp-expand input").check()
+    expect(nested.locator('.lgp-cluster[data-node="sub"]')).to_have_count(1, timeout=10_000)
+    inner = nested.locator('.lgp-node[data-node="sub:inner_b"] text').first
+    expect(inner).to_have_text("inner_b")
+    nested.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "subgraph.png"), full_page=True)
