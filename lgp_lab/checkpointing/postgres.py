@@ -100,6 +100,12 @@ async def open_postgres_saver(
     require_extra("psycopg", "postgres", _WHAT)
     require_extra("psycopg_pool", "postgres", _WHAT)
     require_extra("langgraph.checkpoint.postgres", "postgres", _WHAT)
+    import importlib
+
+    # psycopg and the saver take ~0.2 s to import: not on the engine loop, which may be
+    # serving other work already.
+    for module in ("psycopg_pool", "langgraph.checkpoint.postgres.aio"):
+        await asyncio.to_thread(importlib.import_module, module)
     url = (settings.url or "").strip()
     if not url:
         unset = sorted(v for v in missing_env if "URL" in v.upper()) or sorted(missing_env)
