@@ -32,12 +32,13 @@ compares ids with the uuid6 of the cutoff.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -54,6 +55,7 @@ __all__ = [
     "parse_age",
     "prune",
     "stale_threads",
+    "sweep_turn",
     "uuid6_floor",
 ]
 
@@ -276,6 +278,14 @@ async def stale_threads(
     found = await backend.stale_threads(cutoff, uuid6_floor(cutoff), limit, min_checkpoints)
     busy = set(await backend.busy_threads(found))
     return [t for t in found if t not in busy]
+
+
+@contextlib.asynccontextmanager
+async def sweep_turn(saver: Any) -> AsyncIterator[bool]:
+    """Whether this process may sweep now: on PostgreSQL one replica at a time (an
+    advisory lock held for the sweep; the others skip this turn). SQLite: always."""
+    async with _backend(saver).sweep_lock() as mine:
+        yield mine
 
 
 async def database_size(saver: Any) -> DatabaseSize:

@@ -9,6 +9,8 @@ checkpoint" and "uses a DeltaChannel" mean here exactly what they mean to the sa
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from lgp_lab.checkpointing.retention import (
@@ -23,6 +25,8 @@ from lgp_lab.checkpointing.retention import (
 __all__ = ["PostgresRetention"]
 
 _TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+# pg_try_advisory_lock key of the TTL sweep ("lgp_ttl"): one replica sweeps at a time.
+SWEEP_LOCK_KEY = 0x6C67705F74746C
 
 
 class PostgresRetention:
@@ -127,6 +131,21 @@ class PostgresRetention:
             )
             found += [r[0] for r in rows]
         return found
+
+    @contextlib.asynccontextmanager
+    async def sweep_lock(self) -> AsyncIterator[bool]:
+        from psycopg.rows import tuple_row
+
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=tuple_row)
+            await cur.execute("SELECT pg_try_advisory_lock(%s)", (SWEEP_LOCK_KEY,))
+            row = await cur.fetchone()
+            mine = bool(row and row[0])
+            try:
+                yield mine
+            finally:
+                if mine:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK_KEY,))
 
     # ------------------------------------------------------------------ writing
 

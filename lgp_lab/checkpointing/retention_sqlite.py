@@ -7,7 +7,9 @@ running Lab interleaves with runs thread by thread; each thread's prune is one
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +153,11 @@ class SqliteRetention:
             )
             found += [r[0] for r in rows]
         return found
+
+    @contextlib.asynccontextmanager
+    async def sweep_lock(self) -> AsyncIterator[bool]:
+        # Processes sharing a file may sweep at once: deleting a thread twice is a no-op.
+        yield True
 
     # ------------------------------------------------------------------ writing
 

@@ -59,6 +59,7 @@ class SweepReport:
     threads: list[str] = field(default_factory=list)
     checkpoints: int = 0
     skipped: list[str] = field(default_factory=list)
+    by_another: bool = False  # another replica held the sweep: this turn did nothing
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data."""
@@ -218,9 +219,20 @@ class Retention:
                 hint="set checkpoint.ttl (minutes) in config/<env>.yaml, or "
                 'checkpointer.ttl {"default_ttl": ...} in langgraph.json',
             )
-        from lgp_lab.checkpointing.retention import PrunePolicy, prune, stale_threads
+        from lgp_lab.checkpointing.retention import sweep_turn
 
         saver = await lab.acheckpointer()
+        async with sweep_turn(saver) as mine:
+            if not mine:
+                report = SweepReport(strategy=policy.strategy, by_another=True)
+            else:
+                report = await self._sweep(saver, policy)
+        self.last_sweep = report
+        return report
+
+    async def _sweep(self, saver: Any, policy: TtlPolicy) -> SweepReport:
+        from lgp_lab.checkpointing.retention import PrunePolicy, prune, stale_threads
+
         idle = dt.timedelta(minutes=policy.minutes)
         report = SweepReport(strategy=policy.strategy)
         if policy.strategy == "keep_latest":
@@ -238,7 +250,6 @@ class Retention:
                     report.threads.append(thread_id)
                 else:
                     report.skipped.append(thread_id)
-        self.last_sweep = report
         return report
 
     def sweep(self) -> SweepReport:
