@@ -250,6 +250,26 @@ class LlmProvidersConfig(_Section):
     claude_code: ClaudeCodeProviderConfig = Field(default_factory=ClaudeCodeProviderConfig)
 
 
+class RunsConfig(_Section):
+    """Durable runs: how a run outlives the process that accepted it.
+
+    Every run row names its owner (this process) and holds a lease the owner renews
+    every ``lease_seconds / 3``. When the owner dies (``kill -9``, a lost node) its lease
+    runs out and another replica — or the same server restarted — adopts the run and
+    resumes it from its last checkpoint: nodes that completed are not run again. A run
+    is tried at most ``max_attempts`` times, waiting ``retry_backoff_seconds`` doubled
+    per attempt, then ends ``error`` with the reason. On one machine a dead owner is
+    noticed at once (its process is gone); elsewhere after its lease. ``poll_seconds``
+    is how often a replica looks for cancel requests, runs to adopt and runs of other
+    replicas it waits on.
+    """
+
+    lease_seconds: float = Field(default=15.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    retry_backoff_seconds: float = Field(default=1.0, ge=0)
+    poll_seconds: float = Field(default=0.5, gt=0)
+
+
 class MetricsConfig(_Section):
     """``GET /metrics`` (Prometheus text format). It needs the API key like every other
     route unless ``public`` is true (a scraper inside the cluster without the key)."""
@@ -320,6 +340,7 @@ class LabConfig(_Section):
 
     environment: str = DEFAULT_ENV
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    runs: RunsConfig = Field(default_factory=RunsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     cost: CostConfig = Field(default_factory=CostConfig)

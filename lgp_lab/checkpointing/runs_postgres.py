@@ -38,17 +38,23 @@ class PostgresRunStore:
         self.saver = saver
         self._db = PgDb(saver)
 
+    # Other replicas execute runs on the same database: runs are claimed, leases kept.
+    distributed = True
+
     async def put(self, row: dict[str, Any]) -> None:
-        """Insert a new run."""
+        """Insert a new run (with its ``owner`` and ``lease_until``, epoch seconds)."""
         from psycopg.types.json import Jsonb
 
         values = (
             row["run_id"], row["thread_id"], row["assistant_id"], row["status"],
             row["multitask_strategy"], row["attempt"], row["created_at"], row["updated_at"],
             Jsonb(_jsonable(row["kwargs"])), Jsonb(_jsonable(row["metadata"])),
+            row.get("owner"), row.get("lease_until"),
         )  # fmt: skip
         await self._db.execute(
-            f"INSERT INTO lgp_runs ({_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", values
+            f"INSERT INTO lgp_runs ({_COLUMNS}, owner, lease_until) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,to_timestamp(%s))",
+            values,
         )
 
     async def set_status(
@@ -224,6 +230,114 @@ class PostgresRunStore:
             return None, None
         owner, left = rows[0]
         return owner, None if left is None else float(left)
+
+    # ------------------------------------------------------ ownership (runtime.run_owner)
+
+    async def claim_run(self, run_id: str, thread_id: str, owner: str, lease_until: float) -> bool:
+        """Take ``run_id`` (created by ``owner``) to execute it now: True unless another
+        run of its thread is running on any replica, or an older one is pending. The
+        per-thread advisory lock makes check and take one step across replicas; the
+        unique index on running runs backs it."""
+        import psycopg
+
+        try:
+            async with self._db.transaction() as cur:
+                await cur.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (thread_id,)
+                )
+                await cur.execute(
+                    "UPDATE lgp_runs AS r SET status = 'running', owner = %s, "
+                    "lease_until = to_timestamp(%s) "
+                    "WHERE r.run_id = %s AND r.status = 'pending' AND NOT EXISTS ("
+                    "  SELECT 1 FROM lgp_runs AS o WHERE o.thread_id = r.thread_id AND "
+                    "  (o.status = 'running' OR (o.status = 'pending' AND "
+                    "   (o.created_at, o.seq) < (r.created_at, r.seq)))) RETURNING 1",
+                    (owner, lease_until, run_id),
+                )
+                return await cur.fetchone() is not None
+        except psycopg.errors.UniqueViolation:
+            return False  # another claimer's run of this thread just started
+
+    async def renew(self, owner: str, lease_until: float) -> dict[str, str]:
+        """Extend every lease ``owner`` holds; the cancel requests written for its runs."""
+        rows = await self._db.fetch(
+            "UPDATE lgp_runs SET lease_until = to_timestamp(%s) WHERE owner = %s "
+            "AND status IN ('pending', 'running') RETURNING run_id, cancel_action",
+            (lease_until, owner),
+        )
+        return {run_id: action for run_id, action in rows if action}
+
+    async def cancel_requests(self, owner: str) -> dict[str, str]:
+        """The cancel requests other replicas wrote for ``owner``'s open runs."""
+        rows = await self._db.fetch(
+            "SELECT run_id, cancel_action FROM lgp_runs WHERE owner = %s "
+            "AND status IN ('pending', 'running') AND cancel_action IS NOT NULL",
+            (owner,),
+        )
+        return dict(rows)
+
+    async def stale(self, owner: str, now: float) -> list[dict[str, Any]]:
+        """Open runs of other owners that may be adoptable: no owner, lease run out, or
+        owned from this machine (the caller checks whether that process is alive)."""
+        import socket
+
+        rows = await self._db.fetch(
+            f"SELECT {_COLUMNS}, owner, EXTRACT(EPOCH FROM lease_until) FROM lgp_runs "
+            "WHERE status IN ('pending', 'running') AND owner IS DISTINCT FROM %s AND "
+            "(owner IS NULL OR lease_until IS NULL OR lease_until < to_timestamp(%s) OR "
+            " split_part(owner, ':', 1) = %s) ORDER BY created_at, seq LIMIT 500",
+            (owner, now, socket.gethostname()),
+        )
+        out = []
+        for row in rows:
+            record = _row(row[:-2])
+            record["owner"] = row[-2]
+            record["lease_until"] = None if row[-1] is None else float(row[-1])
+            out.append(record)
+        return out
+
+    async def adopt(
+        self, run_id: str, previous: str | None, owner: str, lease_until: float, attempt: int
+    ) -> bool:
+        """Move an open run from ``previous`` (gone) to ``owner``, as ``pending`` (its
+        new owner claims it to run it); False if another replica adopted it first."""
+        return (
+            await self._db.execute(
+                "UPDATE lgp_runs SET owner = %s, lease_until = to_timestamp(%s), "
+                "attempt = %s, status = 'pending', cancel_action = NULL WHERE run_id = %s "
+                "AND status IN ('pending', 'running') AND owner IS NOT DISTINCT FROM %s",
+                (owner, lease_until, attempt, run_id, previous),
+            )
+            > 0
+        )
+
+    async def request_cancel(self, run_id: str, action: str) -> bool:
+        """Ask the owner of an open run to cancel it (``interrupt`` or ``rollback``)."""
+        return (
+            await self._db.execute(
+                "UPDATE lgp_runs SET cancel_action = %s WHERE run_id = %s "
+                "AND status IN ('pending', 'running')",
+                (action, run_id),
+            )
+            > 0
+        )
+
+    async def open_runs(self, thread_id: str) -> list[dict[str, Any]]:
+        """The thread's pending and running runs, oldest first."""
+        rows = await self._db.fetch(
+            f"SELECT {_COLUMNS} FROM lgp_runs WHERE thread_id = %s "
+            "AND status IN ('pending', 'running') ORDER BY created_at, seq",
+            (thread_id,),
+        )
+        return [_row(r) for r in rows]
+
+    async def run_checkpointed(self, thread_id: str, run_id: str) -> bool:
+        """Whether the run wrote any checkpoint to its thread (it had started)."""
+        rows = await self._db.fetch(
+            "SELECT 1 FROM checkpoints WHERE thread_id = %s AND metadata ->> 'run_id' = %s LIMIT 1",
+            (thread_id, run_id),
+        )
+        return bool(rows)
 
     async def delete_checkpoints_of_run(self, thread_id: str, run_id: str) -> int:
         """Delete the checkpoints (and their pending writes) a run wrote to a thread:

@@ -3,7 +3,12 @@
 One table, ``lgp_runs``, created on first use on the checkpointer's connection (and
 under its lock), so a run record and the checkpoints it wrote live in one file and
 one WAL. The queries here are the whole of :class:`lgp_lab.runtime.runs.RunStore`;
-a PostgreSQL store fills the same methods (claims, leases and requeue are its own).
+a PostgreSQL store fills the same methods.
+
+One server writes a SQLite file, so a run needs no claim: ``running`` lives in the
+owning process's memory and the row keeps ``pending`` with its ``owner`` until the run
+ends. A run whose owner process is gone (``kill -9``, a crash) is adopted by the next
+process that opens the file and resumed from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ CREATE TABLE IF NOT EXISTS lgp_runs (
 );
 CREATE INDEX IF NOT EXISTS lgp_runs_thread ON lgp_runs (thread_id, created_at);
 """
+# Added after the first release: files made before get them on open.
+_ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "cancel_action": "TEXT"}
 _COLUMNS = (
     "run_id, thread_id, assistant_id, status, multitask_strategy, attempt, "
     "created_at, updated_at, kwargs, metadata"
@@ -44,6 +51,9 @@ class SqliteRunStore:
             run writes never contend with checkpoint writes inside this process.
     """
 
+    # One process executes a file's runs: no claims, no cross-process cancel.
+    distributed = False
+
     def __init__(self, saver: Any) -> None:
         self.saver = saver
         self._ready = False
@@ -53,6 +63,12 @@ class SqliteRunStore:
             return
         async with self.saver.lock:
             await self.saver.conn.executescript(_SCHEMA)
+            async with self.saver.conn.execute("PRAGMA table_info(lgp_runs)") as cur:
+                have = {row[1] for row in await cur.fetchall()}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in have:
+                    alter = f"ALTER TABLE lgp_runs ADD COLUMN {column} {kind}"
+                    await self.saver.conn.execute(alter)
             await self.saver.conn.commit()
         self._ready = True
 
@@ -62,9 +78,14 @@ class SqliteRunStore:
         values = (
             row["run_id"], row["thread_id"], row["assistant_id"], row["status"],
             row["multitask_strategy"], row["attempt"], row["created_at"], row["updated_at"],
-            _dumps(row["kwargs"]), _dumps(row["metadata"]),
+            _dumps(row["kwargs"]), _dumps(row["metadata"]), row.get("owner"),
+            row.get("lease_until"),
         )  # fmt: skip
-        await self._write(f"INSERT INTO lgp_runs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", values)
+        await self._write(
+            f"INSERT INTO lgp_runs ({_COLUMNS}, owner, lease_until) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            values,
+        )
 
     async def set_status(
         self, run_id: str, status: str, updated_at: str, attempt: int | None = None
@@ -127,6 +148,72 @@ class SqliteRunStore:
         )
         return [_row(r) for r in rows]
 
+    # ------------------------------------------------------------ ownership
+
+    async def claim_run(self, run_id: str, thread_id: str, owner: str, lease_until: float) -> bool:
+        """Take ``run_id`` to execute it now. One process runs a SQLite file's runs, so
+        its in-memory queue decides: always True, and nothing is written."""
+        return True
+
+    async def renew(self, owner: str, lease_until: float) -> dict[str, str]:
+        """Extend ``owner``'s leases; the cancel requests for its runs (none here)."""
+        return {}
+
+    async def stale(self, owner: str, now: float) -> list[dict[str, Any]]:
+        """Open runs of other owners, with ``owner`` and ``lease_until``, oldest first:
+        the caller adopts those whose owner is gone."""
+        await self._setup()
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS}, owner, lease_until FROM lgp_runs "
+            "WHERE status IN ('pending', 'running') AND (owner IS NULL OR owner != ?) "
+            "ORDER BY created_at, rowid",
+            (owner,),
+        )
+        return [_owned_row(r) for r in rows]
+
+    async def adopt(
+        self, run_id: str, previous: str | None, owner: str, lease_until: float, attempt: int
+    ) -> bool:
+        """Move an open run from ``previous`` (gone) to ``owner``; False if another
+        process adopted it first."""
+        await self._setup()
+        return (
+            await self._write(
+                "UPDATE lgp_runs SET owner = ?, lease_until = ?, attempt = ?, status = 'pending' "
+                "WHERE run_id = ? AND status IN ('pending', 'running') AND owner IS ?",
+                (owner, lease_until, attempt, run_id, previous),
+            )
+            > 0
+        )
+
+    async def cancel_requests(self, owner: str) -> dict[str, str]:
+        """Cancel requests other processes wrote for ``owner``'s runs (none here)."""
+        return {}
+
+    async def run_checkpointed(self, thread_id: str, run_id: str) -> bool:
+        """Whether the run wrote any checkpoint to its thread (it had started)."""
+        await self._setup()
+        rows = await self._fetch(
+            "SELECT 1 FROM checkpoints WHERE thread_id = ? "
+            "AND json_extract(CAST(metadata AS TEXT), '$.run_id') = ? LIMIT 1",
+            (thread_id, run_id),
+        )
+        return bool(rows)
+
+    async def request_cancel(self, run_id: str, action: str) -> bool:
+        """Ask the owner of an open run to cancel it (its process polls; not here)."""
+        return False
+
+    async def open_runs(self, thread_id: str) -> list[dict[str, Any]]:
+        """The thread's pending and running runs, oldest first."""
+        await self._setup()
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS}, owner, lease_until FROM lgp_runs "
+            "WHERE thread_id = ? AND status IN ('pending', 'running') ORDER BY created_at, rowid",
+            (thread_id,),
+        )
+        return [_owned_row(r) for r in rows]
+
     async def delete_checkpoints_of_run(self, thread_id: str, run_id: str) -> int:
         """Delete the checkpoints (and their pending writes) a run wrote to a thread:
         those whose metadata names the run. This is what ``rollback`` undoes."""
@@ -180,6 +267,12 @@ def _row(row: tuple[Any, ...]) -> dict[str, Any]:
     out = dict(zip(keys, row, strict=True))
     out["kwargs"] = _loads(out["kwargs"])
     out["metadata"] = _loads(out["metadata"])
+    return out
+
+
+def _owned_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    out = _row(row[:-2])
+    out["owner"], out["lease_until"] = row[-2], row[-1]
     return out
 
 

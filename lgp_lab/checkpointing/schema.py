@@ -160,6 +160,16 @@ POSTGRES_MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             $$""",
         ),
     ),
+    (
+        "durable runs: cancel requests between replicas, one running run per thread",
+        (
+            # A replica asks the owner of a run to stop it (the owner polls for these).
+            "ALTER TABLE lgp_runs ADD COLUMN IF NOT EXISTS cancel_action TEXT",
+            # Whatever claims runs, a thread never has two running at once.
+            "CREATE UNIQUE INDEX IF NOT EXISTS lgp_runs_one_running ON lgp_runs (thread_id) "
+            "WHERE status = 'running'",
+        ),
+    ),
 ]
 
 # SQLite's tables are made by their stores; this is the version they amount to.

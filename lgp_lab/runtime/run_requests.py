@@ -151,8 +151,9 @@ def fork_of(checkpoint_id: str | None, checkpoint: dict[str, Any] | None) -> dic
     return fork or None
 
 
-_RESERVED = ("thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map", "run_id",
-             "graph_id", "assistant_id")  # fmt: skip
+# Keys of `configurable` the runs subsystem sets itself.
+RESERVED_CONFIGURABLE = ("thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map",
+                         "run_id", "graph_id", "assistant_id")  # fmt: skip
 
 
 def check_config(config: Any) -> dict[str, Any]:
@@ -160,7 +161,9 @@ def check_config(config: Any) -> dict[str, Any]:
 
     if isinstance(config, dict) and isinstance(config.get("configurable"), dict):
         # What the server sets itself: clients (RemoteGraph, Studio) echo them back.
-        configurable = {k: v for k, v in config["configurable"].items() if k not in _RESERVED}
+        configurable = {
+            k: v for k, v in config["configurable"].items() if k not in RESERVED_CONFIGURABLE
+        }
         config = {**config, "configurable": configurable}
     return dict(check_run_config(config))
 

@@ -36,6 +36,7 @@ from lgp_lab.errors import LgpError, format_exception_only
 from lgp_lab.runtime import run_requests as checks
 from lgp_lab.runtime.jsonable import to_jsonable
 from lgp_lab.runtime.run_events import RunEmitter, encode_event
+from lgp_lab.runtime.run_owner import Ownership, new_owner_id
 from lgp_lab.runtime.run_requests import MULTITASK_STRATEGIES, STREAM_MODES
 
 __all__ = [
@@ -153,6 +154,7 @@ class _Request:
     checkpoint: dict[str, Any] | None
     durability: str | None
     temporary: bool
+    resume: bool = False  # adopted after its process died: continue from its checkpoint
 
 
 class _Live:
@@ -242,16 +244,38 @@ class Runs:
             collections.OrderedDict()
         )
         self._closing = False
+        self.owner = new_owner_id()
+        self._ownership: Ownership | None = None
 
     # ------------------------------------------------------------------ store
 
     async def astore(self) -> RunStore:
-        """The run store (the SQLite one, on the checkpointer's connection)."""
+        """The run store of the configured backend, beside the checkpoints. Opening it
+        starts this process's lease keeper, which first adopts the open runs of dead
+        processes (see :mod:`lgp_lab.runtime.run_owner`)."""
         if self._store is None:
             from lgp_lab.checkpointing import run_store_for
 
-            self._store = run_store_for(await self._lab.acheckpointer())
+            store = run_store_for(await self._lab.acheckpointer())
+            if self._store is None:
+                self._store = store
+                self._ownership = Ownership(
+                    store, self.owner, self._lab.config.runs,
+                    adopt=self._adopt, owned=self._owned, cancel=self._remote_cancel,
+                    warn=self._lab.warn,
+                )  # fmt: skip
+                if not self._closing:
+                    self._ownership.start()
         return self._store
+
+    async def astart(self) -> None:
+        """Open the store now and adopt the runs dead processes left (a server calls
+        this on start, so they resume before the first request)."""
+        if not self._lab._on_engine():
+            return await self._lab._hop(self.astart())
+        await self.astore()
+        assert self._ownership is not None
+        await self._ownership.adopt_now()
 
     # ------------------------------------------------------------------ create
 
@@ -424,7 +448,9 @@ class Runs:
         self._ensure_worker(thread_id)
         try:
             store = await self.astore()
-            await store.put(run._row())
+            if store.distributed and not inflight:
+                inflight = await self._remote_inflight(store, thread_id, strategy, live)
+            await store.put({**run._row(), "owner": self.owner, "lease_until": self._lease_until()})
             if not temporary and inflight:
                 # Queued: the thread reads `busy` until its turn. A run that starts at once
                 # needs no write here: it reads `busy` while in flight (sessions.active),
@@ -546,8 +572,14 @@ class Runs:
         """
         live = self._live.get(run_id) or self._finished.get(run_id)
         if live is None or (thread_id is not None and live.run.thread_id != thread_id):
-            if await self.aget(thread_id, run_id) is None:
+            run = await self.aget(thread_id, run_id)
+            if run is None:
                 raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
+            if run.status in _ACTIVE and (await self.astore()).distributed:
+                # Another replica executes it: its events stay there; this stream
+                # follows the row and ends with the thread's final values.
+                async for item in self._follow_remote(run, heartbeat_s):
+                    yield item
             return  # finished before this process kept its events: nothing to replay
         position = _position(live, last_event_id)
         live.subscribers += 1
@@ -601,6 +633,8 @@ class Runs:
         run = await self.aget(thread_id, run_id)
         if run is None:
             raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
+        if run.status in _ACTIVE and (await self.astore()).distributed:
+            run = await self._await_remote(thread_id, run_id)  # on another replica
         return await self._thread_values(run.thread_id)
 
     # ------------------------------------------------------------------ cancel / delete
@@ -623,8 +657,15 @@ class Runs:
         checks.choice("action", action, checks.CANCEL_ACTIONS)
         live = self._live.get(run_id)
         if live is None or (thread_id is not None and live.run.thread_id != thread_id):
-            if await self.aget(thread_id, run_id) is None:
+            run = await self.aget(thread_id, run_id)
+            if run is None:
                 raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
+            store = await self.astore()
+            if run.status in _ACTIVE and store.distributed:
+                # Its owner (another replica) polls for the request and stops it.
+                await store.request_cancel(run_id, action)
+                if wait:
+                    await self._await_remote(thread_id, run_id)
             return
         self._cancel_live(live, action)
         if wait:
@@ -664,6 +705,8 @@ class Runs:
     async def aclose(self, timeout: float = 2.0) -> None:
         """Cancel every run in flight (they end ``interrupted``), bounded by ``timeout``."""
         self._closing = True
+        if self._ownership is not None:
+            await self._ownership.aclose()
         lives = [live for live in self._live.values() if not live.finished]
         for live in lives:
             self._cancel_live(live, "interrupt")
@@ -761,14 +804,16 @@ class Runs:
         run = live.run
         _RUNNING.set(run.thread_id)  # this task's context: nodes that run the thread again
         store = await self.astore()
-        run.status = "running"
-        run.updated_at = _now()
         result: Any = None
         status = "error"
         error: BaseException | None = None
         try:
-            # "running" lives in memory only: the row is written when the run is created
-            # and when it ends (one write fewer per run; leases are a later store's).
+            await self._take_turn(live, store)
+            # On SQLite "running" lives in memory only: the row is written when the run
+            # is created and when it ends (one write fewer per run). A distributed
+            # store wrote it in the claim.
+            run.status = "running"
+            run.updated_at = _now()
             interrupts = await self._drive(live)
             # As the Agent Server: a run that stops at interrupt() succeeded; its thread
             # is the one `interrupted` (waiting for a Command(resume=...)).
@@ -1002,6 +1047,8 @@ class Runs:
     async def _payload(self, graph: Any, request: _Request, thread_id: str) -> Any:
         from lgp_lab.runtime.inputs import default_input, text_input
 
+        if request.resume:
+            return None  # continue from the run's last checkpoint: done nodes stay done
         if request.command is not None:
             return checks.to_command(request.command)
         if isinstance(request.input, str):
@@ -1013,6 +1060,122 @@ class Runs:
         ):
             return default_input(graph)  # nothing to continue: as Lab.run does
         return request.input
+
+    # ------------------------------------------------------------------ ownership
+
+    def _lease_until(self) -> float:
+        return time.time() + self._lab.config.runs.lease_seconds
+
+    def _owned(self) -> list[str]:
+        return [run_id for run_id, live in self._live.items() if not live.finished]
+
+    def _remote_cancel(self, run_id: str, action: str) -> None:
+        live = self._live.get(run_id)
+        if live is not None and not live.finished:
+            self._cancel_live(live, action if action in checks.CANCEL_ACTIONS else "interrupt")
+
+    async def _take_turn(self, live: _Live, store: Any) -> None:
+        """Wait until the run may execute: its claim (no run of its thread running on
+        another replica; bounded per try, retried while the run is wanted) and, for a
+        retried run, the backoff."""
+        run = live.run
+        settings = self._lab.config.runs
+        if store.distributed:
+            while not await store.claim_run(
+                run.run_id, run.thread_id, self.owner, self._lease_until()
+            ):
+                await asyncio.sleep(settings.poll_seconds)
+        if run.attempt > 1 and settings.retry_backoff_seconds:
+            await asyncio.sleep(settings.retry_backoff_seconds * 2 ** (run.attempt - 2))
+
+    async def _remote_inflight(
+        self, store: Any, thread_id: str, strategy: str, live: _Live
+    ) -> list[dict[str, Any]]:
+        """The thread's open runs on other replicas, with the multitask strategy applied
+        to them (refused, or asked to stop)."""
+        others = [r for r in await store.open_runs(thread_id) if r["run_id"] not in self._live]
+        if others and strategy == "reject":
+            raise RunConflictError(
+                f"thread {thread_id!r} is already running a task (run {others[0]['run_id']} "
+                "on another replica); wait for it to finish or choose a different "
+                "multitask strategy",
+                hint='pass multitask_strategy="enqueue" to queue behind it, "interrupt" or '
+                '"rollback" to replace it',
+            )
+        if strategy in ("interrupt", "rollback"):
+            for other in others:
+                await store.request_cancel(other["run_id"], strategy)
+        return others
+
+    async def _adopt(self, row: dict[str, Any]) -> None:
+        """Queue a run adopted from a dead process: resumed from its last checkpoint
+        when it had started, else run as it was asked."""
+        run = Run._from_row(row)
+        kwargs = row.get("kwargs") or {}
+        config = dict(kwargs.get("config") or {})
+        configurable = dict(config.get("configurable") or {})
+        graph_id = configurable.get("graph_id") or ""
+        fork = {k: configurable[k] for k in ("checkpoint_id",) if configurable.get(k)}
+        for key in checks.RESERVED_CONFIGURABLE:
+            configurable.pop(key, None)
+        config["configurable"] = configurable
+        try:
+            # The workflow this process serves under that name, else what it names.
+            workflow = self._lab._workflows.get(graph_id) or await self._lab.aload(graph_id)
+        except Exception as exc:
+            self._lab.warn(f"run {run.run_id}: cannot resume it here: {exc}")
+            await (await self.astore()).set_status(run.run_id, "error", _now().isoformat())
+            return
+        started = bool(row.get("started"))
+        request = _Request(
+            workflow=workflow,
+            graph_id=workflow.name,
+            input=kwargs.get("input"),
+            command=kwargs.get("command"),
+            config=config,
+            context=kwargs.get("context"),
+            stream_mode=list(kwargs.get("stream_mode") or ["values"]),
+            subgraphs=bool(kwargs.get("subgraphs")),
+            interrupt_before=kwargs.get("interrupt_before"),
+            interrupt_after=kwargs.get("interrupt_after"),
+            checkpoint=None if started else (fork or None),
+            durability=kwargs.get("durability"),
+            temporary=bool(kwargs.get("temporary")),
+            resume=started,
+        )
+        run.status = "pending"
+        live = _Live(run, request, bool(kwargs.get("resumable")))
+        live.stored.set_result(None)
+        self._live[run.run_id] = live
+        self._lanes.setdefault(run.thread_id, collections.deque()).append(live)
+        self._ensure_worker(run.thread_id)
+
+    async def _await_remote(self, thread_id: str | None, run_id: str) -> Run:
+        """Wait for a run another replica executes to end (polling its row)."""
+        store = await self.astore()
+        poll = self._lab.config.runs.poll_seconds
+        while True:
+            row = await store.get(thread_id, run_id)
+            if row is None:
+                raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
+            if row["status"] not in _ACTIVE:
+                return Run._from_row(row)
+            await asyncio.sleep(poll)
+
+    async def _follow_remote(
+        self, run: Run, heartbeat_s: float | None
+    ) -> AsyncIterator[tuple[str, str, bytes]]:
+        waiter = asyncio.ensure_future(self._await_remote(run.thread_id, run.run_id))
+        try:
+            while True:
+                done, _ = await asyncio.wait({waiter}, timeout=heartbeat_s)
+                if done:
+                    break
+                yield "", "", b""
+            ended = waiter.result()
+        finally:
+            waiter.cancel()
+        yield "1", "values", encode_event(await self._thread_values(ended.thread_id))
 
     # ------------------------------------------------------------------ threads
 

@@ -123,6 +123,9 @@ def start_server(
                 "or register one in workflows/config.yaml",
             )
     workflows = [lab.load(t) for t in targets]
+    # Adopt the runs a dead server left on this database before taking requests: they
+    # resume from their last checkpoint (lgp_lab.runtime.run_owner).
+    lab._call(lab.runs.astart())
     host = host or settings.host
     port = settings.port if port is None else port
     sock = _bind(host, port)

@@ -1,0 +1,184 @@
+"""Who executes a run, and what happens when that process dies.
+
+Every run row names its owner — this process, ``host:pid:token`` — and carries a lease
+(``runs.lease_seconds``). :class:`Ownership` keeps this process's side of that
+contract on the engine loop:
+
+- it renews the leases of its open runs every third of a lease, and picks up cancel
+  requests other replicas wrote for them (a distributed backend only: PostgreSQL);
+- it adopts open runs whose owner is gone — on this machine as soon as the process is
+  gone, elsewhere when the lease has run out — and hands them to the runs subsystem,
+  which resumes each from its last checkpoint (completed nodes are not run again);
+- it gives up on a run after ``runs.max_attempts`` tries: the run ends ``error``.
+
+The adoption is a compare-and-set on the row (``owner`` still the dead one), so with
+several replicas exactly one adopts a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+__all__ = ["Ownership", "new_owner_id", "owner_gone"]
+
+
+def new_owner_id() -> str:
+    """``host:pid:token`` naming this process (the token tells a reused pid apart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_gone(owner: str | None, *, host: str | None = None) -> bool | None:
+    """Whether ``owner``'s process is gone: True/False when it ran on this machine (or
+    the row has no owner: True), ``None`` when only its lease can tell."""
+    if not owner:
+        return True
+    name, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if name != (host or socket.gethostname()) or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # this process, with another Lab: that Lab's own business
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
+class Ownership:
+    """The lease keeper and adopter of one Lab's runs (see the module docstring).
+
+    Args:
+        store: The run store (``renew``, ``stale``, ``adopt``, ``set_status``).
+        owner: This process's owner id.
+        settings: The ``runs`` config section.
+        adopt: Called with each adopted row and whether it had started; schedules it.
+        owned: The run ids this process holds open now.
+        cancel: Called with ``(run_id, action)`` for each cancel request found.
+        warn: Where notes go (``Resuming from checkpoint: <thread>``).
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        owner: str,
+        settings: Any,
+        *,
+        adopt: Callable[[dict[str, Any]], Awaitable[None]],
+        owned: Callable[[], list[str]],
+        cancel: Callable[[str, str], None],
+        warn: Callable[[str], None],
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.settings = settings
+        self._adopt = adopt
+        self._owned = owned
+        self._cancel = cancel
+        self._warn = warn
+        self._task: asyncio.Task[None] | None = None
+        self._host = socket.gethostname()
+        self.adopted = 0
+
+    def lease_until(self) -> float:
+        """The lease end of a run taken now (epoch seconds)."""
+        return time.time() + self.settings.lease_seconds
+
+    def start(self) -> None:
+        """Adopt what dead owners left, then keep leases (a task on the running loop)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._loop(), name="lgp-runs-ownership"
+            )
+
+    async def aclose(self) -> None:
+        """Stop the task (bounded)."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 2.0)
+
+    async def adopt_now(self) -> int:
+        """One adoption pass: every open run of a gone owner; how many were adopted."""
+        now = time.time()
+        count = 0
+        for row in await self.store.stale(self.owner, now):
+            gone = owner_gone(row.get("owner"), host=self._host)
+            lease = row.get("lease_until")
+            expired = lease is not None and float(lease) < now
+            if gone is False or (gone is None and not expired):
+                continue
+            if await self._take(row):
+                count += 1
+        self.adopted += count
+        return count
+
+    async def _take(self, row: dict[str, Any]) -> bool:
+        started = await self._started(row)
+        attempt = int(row.get("attempt") or 1) + (1 if started else 0)
+        if not await self.store.adopt(
+            row["run_id"], row.get("owner"), self.owner, self.lease_until(), attempt
+        ):
+            return False  # another replica was first
+        row = {**row, "attempt": attempt, "owner": self.owner, "started": started}
+        if attempt > self.settings.max_attempts:
+            self._warn(
+                f"run {row['run_id']} on thread {row['thread_id']}: given up after "
+                f"{attempt - 1} attempts (its process was lost each time)"
+            )
+            from lgp_lab.runtime.runs import _now
+
+            await self.store.set_status(row["run_id"], "error", _now().isoformat())
+            return True
+        if started:
+            self._warn(
+                f"Resuming from checkpoint: {row['thread_id']} (run {row['run_id']}, "
+                f"attempt {attempt} of {self.settings.max_attempts}; its process "
+                f"{row.get('owner') or '?'} is gone)"
+            )
+        await self._adopt(row)
+        return True
+
+    async def _started(self, row: dict[str, Any]) -> bool:
+        """Whether the run wrote a checkpoint (then it resumes from there, else starts)."""
+        if row.get("status") == "running":
+            return True
+        checker = getattr(self.store, "run_checkpointed", None)
+        return bool(checker is not None and await checker(row["thread_id"], row["run_id"]))
+
+    async def _loop(self) -> None:
+        settings = self.settings
+        renew_every = settings.lease_seconds / 3
+        adopt_every = settings.lease_seconds / 2
+        last_renew = last_adopt = 0.0
+        while True:
+            now = time.monotonic()
+            try:
+                if now - last_adopt >= adopt_every:
+                    last_adopt = now
+                    await self.adopt_now()
+                if self.store.distributed and self._owned():
+                    if now - last_renew >= renew_every:
+                        last_renew = now
+                        requests = await self.store.renew(self.owner, self.lease_until())
+                    else:
+                        requests = await self.store.cancel_requests(self.owner)
+                    for run_id, action in requests.items():
+                        self._cancel(run_id, action)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a database hiccup: try again next round
+                self._warn(f"runs: keeping leases failed ({type(exc).__name__}: {exc})")
+            # Only a distributed backend has other replicas to hear from between passes.
+            await asyncio.sleep(settings.poll_seconds if self.store.distributed else adopt_every)

@@ -1,0 +1,233 @@
+"""Runs outlive the process that accepted them: a server killed with ``kill -9`` mid-run
+is restarted, and the run resumes from its last checkpoint (nodes that completed are not
+run again), attempt 2, and ends ``success``; a run lost too often ends ``error``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import cli_env, write
+from serve_process import ServeProcess
+from test_backends import backend_config  # noqa: F401  (sqlite and postgres, one suite)
+
+SLOW = """
+import operator
+import os
+import pathlib
+import time
+from typing import Annotated
+
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+EFFECTS = pathlib.Path(os.environ["LGP_TEST_EFFECTS"])
+
+
+class S(TypedDict, total=False):
+    steps: Annotated[list[str], operator.add]
+
+
+def note(line):
+    with (EFFECTS / "effects.txt").open("a") as f:
+        f.write(line + "\\n")
+
+
+def n1(state):
+    note("n1")
+    return {"steps": ["n1"]}
+
+
+def n2(state):
+    note("n2-start")
+    deadline = time.monotonic() + 60
+    while not (EFFECTS / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    note("n2")
+    return {"steps": ["n2"]}
+
+
+def n3(state):
+    note("n3")
+    return {"steps": ["n3"]}
+
+
+b = StateGraph(S)
+for name, fn in (("n1", n1), ("n2", n2), ("n3", n3)):
+    b.add_node(name, fn)
+b.add_edge(START, "n1")
+b.add_edge("n1", "n2")
+b.add_edge("n2", "n3")
+b.add_edge("n3", END)
+workflow = b.compile()
+"""
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_run_killed_mid_node_resumes_from_its_checkpoint_after_restart(
+    backend_config: str,  # noqa: F811 (the fixture imported above)
+    project: Path,
+    tmp_path: Path,
+) -> None:
+    from langgraph_sdk import get_sync_client
+
+    effects = tmp_path / "effects"
+    effects.mkdir()
+    write(project / "workflows" / "slow.py", SLOW)
+    env = cli_env(LGP_TEST_EFFECTS=str(effects))
+    log = tmp_path / "serve.log"
+    first = ServeProcess(project, ["workflows/slow.py"], env, log).start()
+    second = ServeProcess(project, ["workflows/slow.py"], env, log)
+    try:
+        client = get_sync_client(url=first.url, api_key=None)
+        thread = client.threads.create()["thread_id"]
+        run = client.runs.create(thread, "slow", input={"steps": []})
+        lines = lambda: (effects / "effects.txt").read_text().split()  # noqa: E731
+        _wait_for(lambda: (effects / "effects.txt").exists() and "n2-start" in lines(),
+                  30, "n2 to start")  # fmt: skip
+        first.kill()
+        (effects / "release").touch()
+
+        second.start()
+        client = get_sync_client(url=second.url, api_key=None)
+        final = client.runs.join(thread, run["run_id"])
+        assert final["steps"] == ["n1", "n2", "n3"]
+        # n1 completed before the kill: it is not run again. n2 was cut off: it runs
+        # again from the checkpoint n1 left.
+        assert lines() == ["n1", "n2-start", "n2-start", "n2", "n3"]
+        after = client.runs.get(thread, run["run_id"])
+        assert after["status"] == "success"
+        assert after["attempt"] == 2
+        assert client.threads.get(thread)["status"] == "idle"
+        assert f"Resuming from checkpoint: {thread}" in second.stderr()
+    finally:
+        first.kill()
+        second.stop()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(10)
+    return proc.pid
+
+
+def _orphan(
+    lab,
+    thread_id: str,
+    status: str,
+    attempt: int,
+    input: dict,
+    *,
+    owner: str | None = None,
+    lease_until: float | None = None,
+) -> str:
+    """A run row as a process that died left it (by default a dead process here)."""
+    import socket
+    import uuid
+
+    from lgp_lab.runtime.runs import _now
+
+    run_id = str(uuid.uuid4())
+    now = _now().isoformat()
+    row = {
+        "run_id": run_id, "thread_id": thread_id, "assistant_id": "a", "status": status,
+        "multitask_strategy": "enqueue", "attempt": attempt, "created_at": now,
+        "updated_at": now, "metadata": {},
+        "kwargs": {"input": input, "config": {"configurable": {"graph_id": "basic_workflow"}},
+                   "stream_mode": ["values"]},
+        "owner": owner or f"{socket.gethostname()}:{_dead_pid()}:dead",
+        "lease_until": time.time() + 60 if lease_until is None else lease_until,
+    }  # fmt: skip
+
+    async def put() -> None:
+        await (await lab.runs.astore()).put(row)
+
+    lab._call(put())
+    return run_id
+
+
+@pytest.fixture
+def lab(backend_config: str, project: Path):  # noqa: F811
+    """A Lab on the backend (the conftest one, after the backend's config is written)."""
+    from lgp_lab import Lab
+
+    with Lab(root=project) as lab:
+        yield lab
+
+
+def test_a_pending_run_of_a_dead_process_runs_when_the_next_one_starts(lab) -> None:
+    lab.load("workflows/basic_workflow.py")
+    lab.thread_records.create("orphaned")
+    run_id = _orphan(lab, "orphaned", "pending", 1, {"input": "left behind"})
+    lab._call(lab.runs.astart())
+    state = lab._call(lab.runs.ajoin("orphaned", run_id))
+    assert "left behind" in str(state)
+    run = lab._call(lab.runs.aget("orphaned", run_id))
+    assert (run.status, run.attempt) == ("success", 1)  # it had not started: attempt 1
+
+
+def test_a_run_lost_too_often_ends_error(lab) -> None:
+    lab.load("workflows/basic_workflow.py")
+    lab.thread_records.create("unlucky")
+    max_attempts = lab.config.runs.max_attempts
+    # "running" in the row: it had started, so this adoption is attempt max + 1.
+    run_id = _orphan(lab, "unlucky", "running", max_attempts, {"input": "x"})
+    lab._call(lab.runs.astart())
+    run = lab._call(lab.runs.aget("unlucky", run_id))
+    assert run.status == "error"
+    assert run.attempt == max_attempts + 1
+
+
+def test_runs_of_a_live_process_are_not_adopted(lab) -> None:
+    import socket
+    import uuid
+
+    from lgp_lab.runtime.runs import _now
+
+    lab.load("workflows/basic_workflow.py")
+    lab.thread_records.create("alive")
+    # The parent of this test process is alive: its runs stay its own.
+    now = _now().isoformat()
+    run_id = str(uuid.uuid4())
+
+    async def put() -> None:
+        await (await lab.runs.astore()).put({
+            "run_id": run_id, "thread_id": "alive", "assistant_id": "a", "status": "pending",
+            "multitask_strategy": "enqueue", "attempt": 1, "created_at": now,
+            "updated_at": now, "metadata": {}, "kwargs": {"input": {"input": "x"}},
+            "owner": f"{socket.gethostname()}:{os.getppid()}:other",
+            "lease_until": time.time() + 60,
+        })  # fmt: skip
+
+    lab._call(put())
+    lab._call(lab.runs.astart())
+    run = lab._call(lab.runs.aget("alive", run_id))
+    assert run.status == "pending"
+
+
+def test_a_run_of_another_machine_is_adopted_only_when_its_lease_ran_out(lab) -> None:
+    """Another machine's process cannot be checked: its lease decides."""
+    lab.load("workflows/basic_workflow.py")
+    lab.thread_records.create("far")
+    held = _orphan(lab, "far", "pending", 1, {"input": "a"}, owner="elsewhere:1:x",
+                   lease_until=time.time() + 300)  # fmt: skip
+    lab._call(lab.runs.astart())
+    assert lab._call(lab.runs.aget("far", held)).status == "pending"
+    lab.thread_records.create("far2")
+    lapsed = _orphan(lab, "far2", "pending", 1, {"input": "b"}, owner="elsewhere:2:y",
+                     lease_until=time.time() - 1)  # fmt: skip
+    lab._call(lab.runs.astart())
+    assert "b" in str(lab._call(lab.runs.ajoin("far2", lapsed)))
+    assert lab._call(lab.runs.aget("far2", lapsed)).status == "success"
