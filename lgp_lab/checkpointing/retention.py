@@ -57,6 +57,7 @@ __all__ = [
     "stale_threads",
     "sweep_turn",
     "uuid6_floor",
+    "vacuum",
 ]
 
 Vacuum = Literal["none", "incremental", "auto", "full"]
@@ -286,6 +287,13 @@ async def sweep_turn(saver: Any) -> AsyncIterator[bool]:
     advisory lock held for the sweep; the others skip this turn). SQLite: always."""
     async with _backend(saver).sweep_lock() as mine:
         yield mine
+
+
+async def vacuum(saver: Any, mode: Vacuum = "incremental") -> str:
+    """Give freed space back (see :data:`Vacuum`); what was done."""
+    if mode == "none":
+        return "none"
+    return await _backend(saver).vacuum(mode)
 
 
 async def database_size(saver: Any) -> DatabaseSize:

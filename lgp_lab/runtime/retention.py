@@ -250,6 +250,10 @@ class Retention:
                     report.threads.append(thread_id)
                 else:
                     report.skipped.append(thread_id)
+            if report.threads:
+                from lgp_lab.checkpointing.retention import vacuum
+
+                await vacuum(saver, "incremental")  # SQLite in incremental mode: cheap
         return report
 
     def sweep(self) -> SweepReport:
