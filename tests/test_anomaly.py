@@ -203,6 +203,13 @@ def test_five_percent_is_not_rolled_back(project: Path, webhook: _Webhook) -> No
 def test_notebook_hot_reload_is_rolled_back_without_a_server(
     project: Path, webhook: _Webhook
 ) -> None:
+    import logging
+
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("lgp_lab.promotion")
+    logger.addHandler(handler)
     flow = project / "workflows" / "flaky.py"
     _release(flow, set())
     with _lab(project, webhook.url) as lab:
@@ -220,8 +227,11 @@ def test_notebook_hot_reload_is_rolled_back_without_a_server(
         lab.engine.call(watcher.adrain())
         assert lab.workflows["flaky"].version == 3
         assert lab.run("flaky", {"n": 1}).state["output"] == "done 1"  # v1's code
-    assert 0 < failures < 30
+    logger.removeHandler(handler)
+    assert failures == 10  # detected at the 20th run of v2 (min_runs), half of them failed
     assert [i.action for i in watcher.incidents] == ["rolled back to v1 (live as v3)"]
+    assert records[0].startswith("⚠️ Anomaly detected: error_rate = 50.0% (threshold: 10%)")
+    assert records[1] == "Rolled back flaky v2 -> v1 (live as v3)"
 
 
 def test_a_restored_version_that_fails_is_alerted_not_rolled_back_again(

@@ -169,7 +169,7 @@ class AnomalyWatcher:
         tracked.bad.add(version)
         threshold = self.settings.error_rate_threshold
         message = f"⚠️ Anomaly detected: error_rate = {rate:.1%} (threshold: {threshold:.0%})"
-        self.lab.warn(f"{message} in {name} v{version} ({failures}/{runs} runs)")
+        _log.warning("%s in %s v%s (%s/%s runs)", message, name, version, failures, runs)
         target = self._rollback_target(tracked, version, wf.graph)
         incident = Incident(
             incident_id="", workflow=name, version=version, error_rate=rate,
@@ -190,7 +190,7 @@ class AnomalyWatcher:
             incident.restored_version, incident.live_version = origin, live
             incident.action = f"rolled back to v{origin} (live as v{live})"
             tracked.pending_after = (incident, live)
-            self.lab.warn(f"Rolled back {name} v{version} -> v{origin} (live as v{live})")
+            _log.warning("Rolled back %s v%s -> v%s (live as v%s)", name, version, origin, live)
         self.incidents.append(incident)
         self._spawn(self._record_and_alert(incident, message))
 
@@ -233,7 +233,7 @@ class AnomalyWatcher:
         except Exception as exc:
             incident.incident_id = incident.incident_id or "INC-unrecorded"
             self.lab.warn(f"could not record the incident: {type(exc).__name__}: {exc}")
-        self.lab.warn(f"Incident {incident.summary()}")
+        _log.warning("Incident %s", incident.summary())
         await self._langfuse_event(incident)
         url = self.alerts.webhook_url
         if url:
