@@ -105,12 +105,26 @@ def prune_command(
             thread_ids=list(dict.fromkeys(threads)) or None,
             dry_run=dry_run,
             vacuum=vacuum,
+            progress=None if json_only else _progress(out),
         ),
     )
     if json_only:
         out.result("Prune", report.to_dict())
         return
     _print_prune(out, report)
+
+
+def _progress(out: Output) -> Any:
+    """A status line per tenth of a long prune (nothing for a short one)."""
+    shown: set[int] = set()
+
+    def report(done: int, total: int) -> None:
+        tenth = done * 10 // total
+        if total >= 1000 and tenth > 0 and tenth not in shown and done < total:
+            shown.add(tenth)
+            out.status(f"  {done}/{total} threads")
+
+    return report
 
 
 def _describe_policy(keep: int | None, older: str | None, threads: tuple[str, ...]) -> str:

@@ -122,6 +122,7 @@ class Retention:
         thread_ids: list[str] | tuple[str, ...] | None = None,
         dry_run: bool = False,
         vacuum: str = "auto",
+        progress: Any = None,
     ) -> Any:
         """Prune old checkpoints; returns a ``PruneReport`` (counts, sizes before/after).
 
@@ -131,6 +132,7 @@ class Retention:
             thread_ids: Only these threads (each must have checkpoints).
             dry_run: Count only: nothing is removed.
             vacuum: ``none | incremental | auto | full`` (see ``retention.Vacuum``).
+            progress: Called with (threads done, threads to do) as it goes.
 
         Raises:
             ThreadNotFoundError: A thread of ``thread_ids`` has no checkpoints.
@@ -141,7 +143,7 @@ class Retention:
             return await lab._hop(
                 self.aprune(
                     keep_latest=keep_latest, older_than=older_than, thread_ids=thread_ids,
-                    dry_run=dry_run, vacuum=vacuum,
+                    dry_run=dry_run, vacuum=vacuum, progress=progress,
                 )
             )  # fmt: skip
         from lgp_lab.checkpointing.retention import PrunePolicy, prune
@@ -152,7 +154,13 @@ class Retention:
             thread_ids=tuple(thread_ids) if thread_ids is not None else None,
         )
         saver = await lab.acheckpointer()
-        return await prune(saver, policy, dry_run=dry_run, vacuum=vacuum)  # type: ignore[arg-type]
+        return await prune(
+            saver,
+            policy,
+            dry_run=dry_run,
+            vacuum=vacuum,  # type: ignore[arg-type]
+            progress=progress,
+        )
 
     def prune(self, **kwargs: Any) -> Any:
         """Sync twin of :meth:`aprune`."""
