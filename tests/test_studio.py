@@ -227,6 +227,23 @@ def test_runs_through_the_served_api_and_the_sdk_light_it_too(lab: Lab, flow: Pa
         studio.close()
 
 
+def test_a_running_thread_shows_busy_then_idle(lab: Lab, project: Path) -> None:
+    write(project / "slow.py", flow_source(0.3))
+    studio = Studio("slow.py", lab=lab)
+    try:
+        run = studio.run({"text": "s"}, thread_id="slow-1")
+
+        def status() -> str | None:
+            items = studio.threads.get("items") or []
+            return next((t["status"] for t in items if t["thread_id"] == "slow-1"), None)
+
+        wait_for(lambda: status() == "busy", what="the thread listed as busy")
+        studio.join(run)
+        wait_for(lambda: status() == "idle", what="the thread listed as idle")
+    finally:
+        studio.close()
+
+
 def test_a_closed_studio_stops_listening(lab: Lab, flow: Path) -> None:
     studio = Studio("flow.py", lab=lab)
     tracing = lab._call(lab.atracing())

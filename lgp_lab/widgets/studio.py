@@ -368,6 +368,11 @@ class Studio(anywidget.AnyWidget):
         run = live.get("run") or {}
         if event["trace_id"] == run.get("trace_id"):
             nodes = dict(live.get("nodes") or {})
+            if kind == "node_start" and not nodes:
+                # The run's first node: its thread has a checkpoint now (a new thread is
+                # listed) and reads busy, so the list shows it running.
+                offset = self.threads.get("offset", 0)
+                self._async(self.data.athreads(self.workflow_name, offset), self._set_threads)
             if kind == "node_start":
                 nodes[event["node"]] = {**nodes.get(event["node"], {}), "status": "running"}
             elif kind == "node_end":
