@@ -537,6 +537,18 @@ def test_ttl_sweep_deletes_idle_threads_and_keeps_fresh_and_busy_ones(db: Backen
         for thread_id in ("idle", "held"):
             lab.run("workflows/loop.py", {"steps": ["x"]}, thread_id=thread_id)
         lab.thread_records.create("record-only")
+        # A thread the Agent API ran: it has a run record and a thread record too.
+        run = lab.engine.call(
+            lab.runs.acreate(
+                thread_id="api",
+                assistant_id="loop",
+                graph_id="workflows/loop.py",
+                input={"steps": ["x"]},
+                if_not_exists="create",
+            )
+        )
+        lab.engine.call(lab.runs.ajoin("api", run.run_id))
+        assert db.rows("SELECT COUNT(*) FROM lgp_runs WHERE thread_id = 'api'")[0][0] == 1
         lab.engine.call(lab.thread_records.atouch("held", status="busy"))
         idle_since = time.time()
         _wait_until(10, lambda: time.time() > idle_since + 1.5)
@@ -544,8 +556,10 @@ def test_ttl_sweep_deletes_idle_threads_and_keeps_fresh_and_busy_ones(db: Backen
 
         report = lab.retention.sweep()
 
-        assert sorted(report.threads) == ["idle", "record-only"]
+        assert sorted(report.threads) == ["api", "idle", "record-only"]
         assert lab.sessions.thread("idle") is None
+        assert lab.sessions.thread("api") is None and lab.thread_records.get("api") is None
+        assert db.rows("SELECT COUNT(*) FROM lgp_runs WHERE thread_id = 'api'")[0][0] == 0
         assert lab.thread_records.get("record-only") is None
         assert lab.sessions.thread("fresh") is not None
         assert lab.sessions.thread("held") is not None
