@@ -375,3 +375,37 @@ def test_leases_heartbeats_requeue_and_fencing(postgres_url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_store_index_without_pgvector_warns_and_the_store_still_works(
+    tmp_path: Path, postgres_url: str, postgres_server: PostgresServer, monkeypatch
+) -> None:
+    import json
+
+    from lgp_lab import Lab
+
+    has_vector = postgres_server.execute(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+    )
+    root = tmp_path / "proj"
+    write(root / "g.py", "from langgraph.graph import StateGraph\n")
+    write(root / "embed.py", "def embed(texts):\n    return [[0.0, 1.0, 0.0, 1.0]] * len(texts)\n")
+    store = {"index": {"dims": 4, "embed": "./embed.py:embed"}}
+    write(root / "langgraph.json", json.dumps({"graphs": {}, "store": store}))
+    write(
+        root / "config" / "experiment.yaml",
+        f"checkpoint:\n  backend: postgres\n  url: {postgres_url}\n",
+    )
+    monkeypatch.chdir(root)
+    notes: list[str] = []
+    with Lab(root=root) as lab:
+        lab.warn = notes.append
+        lab.store.put(("docs",), "a", {"text": "hello"})
+        found = lab.store.search(("docs",), query="hello")
+        assert [item.key for item in found] == ["a"]
+        indexed = lab.store.index_config is not None
+    if has_vector:
+        assert indexed
+    else:
+        assert not indexed
+        assert any("lacks the pgvector extension" in n for n in notes), notes
