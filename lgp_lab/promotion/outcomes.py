@@ -119,7 +119,7 @@ async def aoutcomes_for(lab: Any) -> RunOutcomes | None:
         found = _BY_LAB.get(lab)
         if found is None:
             found = _BY_LAB[lab] = RunOutcomes()
-            tracing.exporters.append(found)
+            tracing.add_exporter(found)
     return found
 
 
