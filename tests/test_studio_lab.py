@@ -254,6 +254,23 @@ def _drive(page, url: str, token: str, artifacts: Path, expect) -> None:
     expect(ask).to_have_class(re.compile("lgp-done"), timeout=10_000)
     page.screenshot(path=str(artifacts / "resumed.png"), full_page=True)
 
+    # 4b. A 1 MB state renders cut, with "show more"; delete asks, then deletes.
+    flow.locator(".lgp-fork-values").fill('{"text": "' + "x" * 1_000_000 + '"}')
+    flow.locator(".lgp-fork-run").click()
+    more = flow.locator(".lgp-cp .lgp-json .lgp-more", has_text="1,000,000 chars")
+    more.wait_for(timeout=60_000)
+    assert len(flow.locator(".lgp-cp .lgp-json").inner_text()) < 20_000
+    more.click()
+    expect(flow.locator(".lgp-cp .lgp-json .lgp-more", has_text="1,000,000 chars")).to_have_count(
+        1, timeout=10_000
+    )  # still cut, now at 6,000 characters
+    assert flow.locator(".lgp-cp .lgp-json").inner_text().count("x") > 6_000
+    page.screenshot(path=str(artifacts / "big_state.png"), full_page=True)
+    hitl.locator(".lgp-thread-head .lgp-danger").click()
+    hitl.locator(".lgp-confirm .lgp-danger").click()
+    expect(hitl.locator(".lgp-thread")).to_have_count(0, timeout=30_000)
+    expect(hitl.locator(".lgp-nav").first).to_contain_text("no threads yet")
+
     # 5. Subgraphs expand; a breakpoint is marked on its node.
     nested = studios.nth(2)
     expect(nested.locator('.lgp-node[data-node="sub"]')).to_have_count(1)

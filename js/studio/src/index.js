@@ -287,7 +287,7 @@ function render({ model, el }) {
       row.dataset.checkpoint = c.checkpoint_id;
       row.classList.toggle("lgp-selected", c.checkpoint_id === cp.checkpoint_id);
       // A state edit (update_state) is named as such, not by the node it was written as.
-      const what = c.source === "update" ? "state edit" : c.source === "fork" ? "forked" : (c.nodes || []).join(", ") || c.source || "?";
+      const what = c.source === "update" ? "state edit" : c.source === "fork" ? "forked" : (c.nodes || []).filter((n) => n !== "?").join(", ") || c.source || "?";
       row.append(
         h("span", "lgp-step", `step ${c.step}`),
         h("span", c.source === "update" ? "lgp-edit" : "", what),
