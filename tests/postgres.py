@@ -124,13 +124,10 @@ class PostgresServer:
                 f"-p {self.port} -h 127.0.0.1 -k {self._dir} -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
             )
-            self._run(
-                bindir / "pg_ctl", "-D", str(data), "-l", str(self._dir / "log"),
-                "-o", options, "-w", "-t", str(START_TIMEOUT_S), "start",
-                timeout=START_TIMEOUT_S + 10,
-            )  # fmt: skip
-            self._started = True
             self._pg_ctl = bindir / "pg_ctl"
+            self._options = options
+            self._ctl("start")
+            self._started = True
         except BaseException:
             self.stop()
             raise
@@ -152,6 +149,20 @@ class PostgresServer:
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+    def restart(self) -> None:
+        """Restart the server (fast: open connections are dropped), same port and data;
+        returns once it accepts connections again."""
+        assert self._dir is not None and self._started, "start() first"
+        self._ctl("restart", "-m", "fast")
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        assert self._dir is not None
+        self._run(
+            self._pg_ctl, "-D", str(self._dir / "data"), "-l", str(self._dir / "log"),
+            "-o", self._options, "-w", "-t", str(START_TIMEOUT_S), *extra, action,
+            timeout=START_TIMEOUT_S + 10,
+        )  # fmt: skip
 
     def __enter__(self) -> PostgresServer:
         return self.start()

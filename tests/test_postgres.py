@@ -409,3 +409,30 @@ def test_store_index_without_pgvector_warns_and_the_store_still_works(
     else:
         assert not indexed
         assert any("lacks the pgvector extension" in n for n in notes), notes
+
+
+def test_a_lab_carries_on_after_the_database_restarts(project: Path) -> None:
+    """A failover or a restart drops every pooled connection: the next run reconnects."""
+    import concurrent.futures
+
+    from lgp_lab import Lab
+
+    with PostgresServer() as server:  # its own server: the session's is not restarted
+        url = server.create_database()
+        write(
+            project / "config" / "experiment.yaml",
+            f"checkpoint:\n  backend: postgres\n  url: {url}\n  pool_min_size: 3\n"
+            "observability:\n  console: false\n",
+        )
+        with Lab(root=project) as lab:
+            with concurrent.futures.ThreadPoolExecutor(3) as pool:  # several connections
+                done = pool.map(
+                    lambda i: lab.run("basic_workflow", {"input": "a"}, thread_id=f"t{i}"),
+                    range(3),
+                )
+                assert {r.status for r in done} == {"complete"}
+            server.restart()
+            again = lab.run("basic_workflow", {"input": "my name is Ann"}, thread_id="t1")
+            assert again.status == "complete"
+            assert lab.sessions.thread("t1").checkpoints > 4  # the history survived
+            assert lab.thread_records.get("t1") is not None
