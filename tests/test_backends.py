@@ -29,6 +29,8 @@ from typing_extensions import TypedDict
 from lgp_lab.config import load_config
 
 BACKENDS = ["sqlite", "postgres"]
+# Database calls must never hold a Lab's engine loop (tests/loop_watchdog.py).
+pytestmark = pytest.mark.loop_watchdog
 
 
 @pytest.fixture(params=BACKENDS)
@@ -536,9 +538,9 @@ def served_cli(backend_config: str, project: Path) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = cli_env(LGP_API_KEY=KEY)
+    argv = [sys.executable, "-m", "lgp_lab", "serve", "basic_workflow", "--env", "experiment"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lgp_lab", "serve", "basic_workflow", "--env", "experiment",
-         "--port", str(port)],  # fmt: skip
+        [*argv, "--port", str(port)],
         cwd=project,
         env=env,
         stdin=subprocess.DEVNULL,

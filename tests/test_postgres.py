@@ -21,6 +21,8 @@ from lgp_lab.config import CheckpointConfig, load_config
 from lgp_lab.errors import ConfigError
 
 SECRET = "s3cret-Pw-not-for-logs"
+# Database calls must never hold a Lab's engine loop (tests/loop_watchdog.py).
+pytestmark = pytest.mark.loop_watchdog
 
 
 def _free_port() -> int:
