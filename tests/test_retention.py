@@ -428,9 +428,8 @@ def test_api_history_after_prune_through_the_official_sdk(db: Backend, lab: Lab)
     assert state["values"]["steps"] == _state(lab, "loop", "api").values["steps"]
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # PostgreSQL: bench/retention.py
 def test_sqlite_file_shrinks_and_later_prunes_vacuum_incrementally(db: Backend, lab: Lab) -> None:
-    if db.name != "sqlite":
-        pytest.skip("the file is SQLite's; PostgreSQL's sizes are in bench/retention.py")
     for thread_id in ("a", "b", "c"):
         for i in range(8):
             lab.run("workflows/loop.py", {"steps": [str(i)]}, thread_id=thread_id)
@@ -444,6 +443,7 @@ def test_sqlite_file_shrinks_and_later_prunes_vacuum_incrementally(db: Backend, 
     assert db.rows("PRAGMA auto_vacuum")[0][0] == 2
     for i in range(4):
         lab.run("workflows/loop.py", {"steps": [str(i)]}, thread_id="a")
+    lab.traces.list(limit=1)  # the runs' traces are written now, not during the prune
     second = lab.retention.prune(keep_latest=1)
     assert second.vacuum.startswith("incremental vacuum") and second.checkpoints > 0
     assert second.size_after < second.size_before
@@ -565,9 +565,8 @@ def test_ttl_sweep_deletes_idle_threads_and_keeps_fresh_and_busy_ones(db: Backen
         assert lab.sessions.thread("held") is not None
 
 
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)  # replicas share one database
 def test_one_replica_sweeps_at_a_time_on_postgres(db: Backend) -> None:
-    if db.name != "postgres":
-        pytest.skip("replicas share a PostgreSQL database")
     import psycopg
 
     from lgp_lab.checkpointing.retention_postgres import SWEEP_LOCK_KEY
