@@ -219,6 +219,7 @@ async def prune(
     """
     backend = _backend(saver)
     started = time.perf_counter()
+    cutoff_id = policy.cutoff_id()  # "older than" as of when the prune was asked for
     report = PruneReport(backend=backend.name, dry_run=dry_run)
     report.size_before = (await backend.size()).total
     if policy.thread_ids is not None:
@@ -229,7 +230,6 @@ async def prune(
                 hint="lgp-lab db prune without --thread prunes every thread; "
                 "the sessions widget or GET /threads lists them",
             )
-    cutoff_id = policy.cutoff_id()
     threads = await backend.candidate_threads(policy, cutoff_id)
     report.threads_scanned = len(threads)
     busy = set(await backend.busy_threads(threads))
