@@ -438,3 +438,32 @@ def test_a_lab_carries_on_after_the_database_restarts(project: Path) -> None:
             assert again.status == "complete"
             assert lab.sessions.thread("t1").checkpoints > 4  # the history survived
             assert lab.thread_records.get("t1") is not None
+
+
+def test_psycopg_is_imported_only_by_the_postgres_backend(project: Path) -> None:
+    """SQLite users never pay for psycopg: not at import, not on a run, not on close."""
+    import subprocess
+
+    code = (
+        "import asyncio, sys\n"
+        "from lgp_lab import Lab\n"
+        "with Lab() as lab:\n"
+        "    lab.run('basic_workflow', {'input': 'hi'}, thread_id='t')\n"
+        "    lab.store.put(('a',), 'k', {'v': 1})\n"
+        "    lab.thread_records.search()\n"
+        "    asyncio.run(lab.runs.alist('t'))\n"
+        "    assert lab.traces.list()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('psycopg', 'langgraph.checkpoint"
+        ".postgres', 'langgraph.store.postgres'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
