@@ -281,3 +281,29 @@ def test_unknown_target_env_is_a_failed_check(clean_project: Path) -> None:
     [result] = _by_check(report, "config")
     assert result.status == "fail" and "staging" in result.summary
     assert sys.modules.get("blockbuster") is not None  # the detector really ran
+
+
+def test_postgres_database_reachable_then_migrated(
+    clean_project: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        clean_project / "config" / "production.yaml",
+        PRODUCTION_SQLITE.replace("backend: sqlite", "backend: postgres\n      url: ${DB_URL}"),
+    )
+    monkeypatch.setenv("DB_URL", postgres_url)
+    with Lab(root=clean_project, console=False) as lab:
+        fresh = run_gate(lab, ["workflows/shout.py"], inputs=[{"input": "x"}])
+    [result] = _by_check(fresh, "database")
+    assert result.status == "warn" and "no LangGraph tables yet" in result.summary
+    with Lab(env="production", root=clean_project, console=False) as lab:
+        lab.run("workflows/shout.py", {"input": "x"})  # migrates the database
+    with Lab(root=clean_project, console=False) as lab:
+        migrated = run_gate(lab, ["workflows/shout.py"], inputs=[{"input": "x"}])
+    [result] = _by_check(migrated, "database")
+    assert result.status == "pass", str(migrated)
+    monkeypatch.setenv("DB_URL", postgres_url.rsplit("/", 1)[0] + "/no_such_db")
+    with Lab(root=clean_project, console=False) as lab:
+        missing = run_gate(lab, ["workflows/shout.py"], inputs=[{"input": "x"}])
+    [result] = _by_check(missing, "database")
+    assert result.status == "fail" and "not reachable" in result.summary
+    assert "no_such_db" in result.summary

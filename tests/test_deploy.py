@@ -192,3 +192,25 @@ def test_kubernetes_target_renders_and_says_plainly_without_kubectl(
                      "HorizontalPodAutoscaler"]  # fmt: skip
     listed = json.loads(run_cli("releases", "--json", cwd=root, env=env).stdout)
     assert [r["target"] for r in listed] == ["kubernetes"]
+    # A new image, then a rollback: the recorded manifests (old image) come back as they
+    # were, with no --image needed.
+    newer = run_cli("deploy", "flow", "--target", "kubernetes", "--image", "reg/agents:2",
+                    cwd=root, env=env, timeout=300)  # fmt: skip
+    assert newer.returncode == 0, newer.stderr
+    assert "✅ Rendered: kubectl apply -f" in newer.stderr
+    back = run_cli("deploy", "--target", "kubernetes", "--rollback", "rel-0001",
+                   "--output", str(out), cwd=root, env=env, timeout=300)  # fmt: skip
+    assert back.returncode == 0, back.stderr
+    [deployment] = [d for d in yaml.safe_load_all(out.read_text()) if d["kind"] == "Deployment"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "reg/agents:1"
+
+
+def test_replicas_on_sqlite_are_refused(deploy_project: tuple[Path, dict]) -> None:
+    root, env = deploy_project
+    config = root / "config" / "production.yaml"
+    lines = config.read_text().replace("backend: postgres", "backend: sqlite").splitlines()
+    write(config, "\n".join(ln for ln in lines if not ln.strip().startswith("url:")) + "\n")
+    refused = run_cli("deploy", "flow", "--replicas", "2", "--port", str(_free_port()),
+                      cwd=root, env=env, timeout=300)  # fmt: skip
+    assert refused.returncode == 1
+    assert "2 replicas on SQLite" in refused.stderr and "--replicas 1" in refused.stderr

@@ -159,10 +159,13 @@ def _deploy(out: Output, o: dict[str, Any]) -> int:
     env = target_config.environment
     if o["stop"]:
         return _stop_local(out, target_config)
-    if o["target"] == "kubernetes" and not o["image"]:
-        raise click.UsageError("--target kubernetes needs --image (the image with the project)")
+    k8s = None
     if o["target"] == "local":
-        _check_local_port(target_config, o)
+        _check_local(target_config, o)
+    elif o["image"]:
+        k8s = _kubernetes_target(target_config, o)  # a bad --name/--image fails here
+    elif not o["rollback"]:
+        raise click.UsageError("--target kubernetes needs --image (the image with the project)")
     with Lab(config=target_config, console=False) as target_lab:
         store = ReleaseStore(target_lab.engine.call(target_lab.acheckpointer()))
         if o["rollback"]:
@@ -171,6 +174,15 @@ def _deploy(out: Output, o: dict[str, Any]) -> int:
             release = _gated_release(out, o)
             if release is None:
                 return 1
+        if o["target"] == "kubernetes" and (k8s is not None or release.manifests is None):
+            if k8s is None:
+                raise click.UsageError(
+                    f"{release.release_id or 'that release'} has no Kubernetes manifests: "
+                    "pass --image to render them"
+                )
+            from lgp_lab.deploy.kubernetes import render_manifests, to_yaml
+
+            release.manifests = to_yaml(render_manifests(target_config, k8s))
         release = target_lab.engine.call(store.add(release))
         out.status(f"Release {release.release_id} recorded ({release.content_hash[:12]})")
     if o["target"] == "local":
@@ -275,12 +287,30 @@ def _roll_local(out: Output, config: Any, release: Any, o: dict[str, Any]) -> in
     return 0
 
 
-def _check_local_port(config: Any, o: dict[str, Any]) -> None:
-    """Before anything is recorded: a first local deploy needs a free port."""
+def _check_local(config: Any, o: dict[str, Any]) -> None:
+    """Before anything is recorded: replicas need a shared database, and a first local
+    deploy a free port."""
     from lgp_lab.deploy.local import LocalDeployment, check_port
 
+    if config.checkpoint.backend == "sqlite" and o["replicas"] > 1:
+        raise LgpError(
+            f"{o['replicas']} replicas on SQLite: one SQLite file has one writer process",
+            hint="use checkpoint.backend: postgres (config/production.yaml does), or --replicas 1",
+        )
     if not LocalDeployment(config.root, config.environment).state():
         check_port(o["host"], o["port"] or config.server.port)
+
+
+def _kubernetes_target(config: Any, o: dict[str, Any]) -> Any:
+    import re
+
+    from lgp_lab.deploy.kubernetes import KubernetesTarget
+
+    name = o["name"] or re.sub(r"[^a-z0-9-]+", "-", config.root.name.lower()).strip("-")
+    return KubernetesTarget(
+        name=name, image=o["image"], namespace=o["namespace"], autoscaler=o["autoscaler"],
+        prometheus_url=o["prometheus_url"],
+    )  # fmt: skip
 
 
 def _stop_local(out: Output, config: Any) -> int:
@@ -295,16 +325,12 @@ def _stop_local(out: Output, config: Any) -> int:
 
 
 def _kubernetes(out: Output, config: Any, release: Any, o: dict[str, Any]) -> int:
-    import re
+    import yaml
 
-    from lgp_lab.deploy.kubernetes import KubernetesTarget, render_manifests, to_yaml
-
-    name = o["name"] or re.sub(r"[^a-z0-9-]+", "-", config.root.name.lower()).strip("-")
-    target = KubernetesTarget(
-        name=name, image=o["image"], namespace=o["namespace"], autoscaler=o["autoscaler"],
-        prometheus_url=o["prometheus_url"],
-    )  # fmt: skip
-    text = to_yaml(render_manifests(config, target))
+    text = release.manifests
+    name = next(
+        d["metadata"]["name"] for d in yaml.safe_load_all(text) if d["kind"] == "Deployment"
+    )
     path = o["output"] or (
         config.root / ".lgp" / "deploy" / config.environment / "k8s" / f"{release.release_id}.yaml"
     )

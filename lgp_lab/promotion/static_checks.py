@@ -72,7 +72,8 @@ def check_clean_import(
     env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
     try:
         done = subprocess.run(
-            [python or sys.executable, "-I", "-c", script, str(workflow.source), name,
+            # -P: no working directory on sys.path, as for the `lgp-lab` console script.
+            [python or sys.executable, "-P", "-c", script, str(workflow.source), name,
              str(root), workflow.attr or ""],
             cwd=root, capture_output=True, text=True, timeout=timeout, env=env,
             stdin=subprocess.DEVNULL,
@@ -116,8 +117,8 @@ def _import_fix(error: str) -> str:
             "package to the project's dependencies"
         )
     return (
-        "run the file with `python -I <file>` to see it fail, and remove what depends "
-        "on the notebook (variables, sys.path changes, working directory)"
+        "run `python -P <file>` from the project root to see it fail, and remove what "
+        "depends on the notebook (variables, sys.path changes, working directory)"
     )
 
 
@@ -148,6 +149,8 @@ def _secret_in(line: str) -> tuple[str, str] | None:
 
 
 def _looks_like_placeholder(value: str) -> bool:
+    if re.fullmatch(r"[A-Z][A-Z0-9_]*", value):
+        return True  # the name of an environment variable, not its value
     lowered = value.lower()
     return lowered.startswith(("${", "<", "your", "xxx", "changeme", "example")) or set(
         lowered
