@@ -451,6 +451,9 @@ def test_a_1mb_state_opens_small_and_expands(lab: Lab, project: Path) -> None:
         assert len(studio.checkpoint["state"]["blob"][MORE]["head"]) == 6000
         studio.more(["items"])
         assert len(studio.checkpoint["state"]["items"]) == 1001
+        studio.select_checkpoint(studio.checkpoint["checkpoint_id"])  # as a refresh does
+        assert len(studio.checkpoint["state"]["items"]) == 1001
+        assert len(studio.checkpoint["state"]["blob"][MORE]["head"]) == 6000
     finally:
         studio.close()
 

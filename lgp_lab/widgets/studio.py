@@ -96,6 +96,7 @@ class Studio(anywidget.AnyWidget):
         self._events: collections.deque[LiveEvent] = collections.deque(maxlen=_MAX_EVENTS)
         self._pending: set[concurrent.futures.Future[Any]] = set()
         self._live_lock = threading.Lock()
+        self._navigation = 0  # bumped when the user opens a thread
         self._unwatch: Callable[[], None] | None = None
         self._watched: Any = None
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=1000)
@@ -138,6 +139,7 @@ class Studio(anywidget.AnyWidget):
     def select_thread(self, thread_id: str, *, before: str | None = None) -> None:
         """Open a thread: its status, interrupts and checkpoint timeline (one page, older
         than ``before``), and the state at its newest checkpoint on that page."""
+        self._navigation += 1
         view = self.lab._call(self.data.athread(thread_id, before))
         self._show_thread(view)
         first = view["checkpoints"][0]["checkpoint_id"] if view["checkpoints"] else None
@@ -148,6 +150,7 @@ class Studio(anywidget.AnyWidget):
         thread_id = (self.thread.get("info") or {}).get("thread_id")
         if thread_id is None:
             return
+        self._navigation += 1
         full, view = self.lab._call(self.data.acheckpoint(thread_id, checkpoint_id))
         self._show_checkpoint(full, view)
 
@@ -277,8 +280,10 @@ class Studio(anywidget.AnyWidget):
                 offset = max(0, int(content.get("offset") or 0))
                 self._async(data.athreads(self.workflow_name, offset), self._set_threads)
             elif kind == "select_thread":
+                self._navigation += 1
                 self._async(data.athread(thread_id, content.get("before")), self._open_thread)
             elif kind == "select_checkpoint":
+                self._navigation += 1
                 self._async(
                     data.acheckpoint(thread_id, content.get("checkpoint_id")),
                     lambda pair: self._show_checkpoint(*pair),
@@ -417,7 +422,12 @@ class Studio(anywidget.AnyWidget):
                     self._set_threads)  # fmt: skip
         open_thread = (self.thread.get("info") or {}).get("thread_id")
         if open_thread == thread_id or not open_thread:
-            self._async(self.data.athread(thread_id), self._open_thread)
+            # Follow the run's thread, unless the user opens another one meanwhile.
+            asked = self._navigation
+            self._async(
+                self.data.athread(thread_id),
+                lambda view: self._open_thread(view) if self._navigation == asked else None,
+            )
 
     def _follow_watch(self) -> None:
         """Redraw on every hot reload of the drawn workflow (``%lgp_watch``)."""
@@ -452,8 +462,10 @@ class Studio(anywidget.AnyWidget):
         self._show_thread(view)
         first = view["checkpoints"][0]["checkpoint_id"] if view["checkpoints"] else None
         thread_id = view["info"]["thread_id"]
+        asked = self._navigation  # a checkpoint the user picks meanwhile wins
         self._async(
-            self.data.acheckpoint(thread_id, first), lambda pair: self._show_checkpoint(*pair)
+            self.data.acheckpoint(thread_id, first),
+            lambda pair: self._show_checkpoint(*pair) if self._navigation == asked else None,
         )
 
     def _show_thread(self, view: dict[str, Any]) -> None:
@@ -467,8 +479,23 @@ class Studio(anywidget.AnyWidget):
             self._async(self.data.agraph(workflow), self._set_graph)
 
     def _show_checkpoint(self, full: Any, view: dict[str, Any]) -> None:
+        same = (view.get("thread_id"), view.get("checkpoint_id")) == (
+            self.checkpoint.get("thread_id"),
+            self.checkpoint.get("checkpoint_id"),
+        )
+        kept = self._limits if same else {}
         self._full_state, self._limits = full, {}
-        self.checkpoint = view
+        state = view.get("state")
+        for path, limits in kept.items():
+            # A refresh of the checkpoint on screen (after a run) keeps what "show more"
+            # opened.
+            try:
+                part = preview(subtree(full, list(path)), limits, list(path))
+            except KeyError:
+                continue
+            state = _replace_at(state, list(path), part)
+            self._limits[path] = limits
+        self.checkpoint = {**view, "state": state}
 
     def _after_fork(self, out: dict[str, Any]) -> None:
         self._say("info", f"forked into {out['thread_id']} at {out['checkpoint_id']}")
