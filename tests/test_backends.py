@@ -189,6 +189,47 @@ def test_runs_rollback_deletes_the_checkpoints_of_one_run(db: Db) -> None:
     assert db.state("T").values["items"] == ["a", "b", "a", "b"]
 
 
+def test_run_ownership_stale_adopt_open_runs(db: Db) -> None:
+    """What keeps a run alive past its process (runtime.run_owner), alike on both."""
+    import socket
+
+    runs = db.store("run")
+    now = time.time()
+    dead = f"{socket.gethostname()}:999999999:dead"  # this machine, a process long gone
+    t0, t1 = "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:01+00:00"
+    db.run(runs.put({**_run_row("o1", "T", t0), "owner": dead, "lease_until": now - 5}))
+    db.run(runs.put({**_run_row("o2", "T", t1), "owner": "me", "lease_until": now + 60}))
+    finished = _run_row("o3", "U", t0, status="success")
+    db.run(runs.put({**finished, "owner": dead, "lease_until": now - 5}))
+
+    stale = db.run(runs.stale("me", now))
+    assert [(r["run_id"], r["owner"]) for r in stale] == [("o1", dead)]
+    assert abs(stale[0]["lease_until"] - (now - 5)) < 0.01
+    assert {k: v for k, v in stale[0].items() if k not in ("owner", "lease_until")} == (
+        _run_row("o1", "T", t0)
+    )
+    opened = db.run(runs.open_runs("T"))
+    assert [(r["run_id"], r["owner"]) for r in opened] == [("o1", dead), ("o2", "me")]
+    assert abs(opened[1]["lease_until"] - (now + 60)) < 0.01
+
+    # adoption is a compare-and-set on the owner: one process wins
+    assert db.run(runs.adopt("o1", dead, "me", now + 60, 2)) is True
+    assert db.run(runs.adopt("o1", dead, "other", now + 60, 2)) is False
+    adopted = db.run(runs.get(None, "o1"))
+    assert (adopted["attempt"], adopted["status"]) == (2, "pending")
+    assert db.run(runs.stale("me", now)) == []
+    assert db.run(runs.adopt("o3", dead, "me", now + 60, 2)) is False  # finished: not open
+
+    assert db.run(runs.run_checkpointed("T", "o1")) is False
+    db.invoke("T", run_id="o1", workflow="wf")
+    assert db.run(runs.run_checkpointed("T", "o1")) is True
+    assert db.run(runs.run_checkpointed("T", "o2")) is False
+
+    # a run with nothing else open on its thread is taken at once
+    db.run(runs.put({**_run_row("v1", "V", t0), "owner": "me", "lease_until": now + 60}))
+    assert db.run(runs.claim_run("v1", "V", "me", now + 60)) is True
+
+
 # ---------------------------------------------------------------------- threads
 
 

@@ -5,11 +5,12 @@ The same methods and rows as :class:`~lgp_lab.checkpointing.runs_sqlite.SqliteRu
 holding a run) and ``lease_until``, the columns replicas claim runs with; ``seq`` orders
 runs created in the same instant, as SQLite's rowid does.
 
-For several replicas on one database: :meth:`PostgresRunStore.claim` (a pending run to
-exactly one replica, one running run per thread), :meth:`~PostgresRunStore.heartbeat`
-(extend leases), :meth:`~PostgresRunStore.requeue_expired` (the reaper) and
-:meth:`~PostgresRunStore.finish` (a final status only from the lease holder). Lease
-times are the database's clock, so replicas' clocks need not agree.
+Several replicas share the table (``distributed``): a run is held by the replica that
+accepted it (``owner``, renewing ``lease_until``); :meth:`PostgresRunStore.claim_run`
+starts it only when no other run of its thread is running anywhere; another replica asks
+for a cancel through ``cancel_action``; a run whose owner is gone is adopted by exactly
+one replica (compare-and-set on ``owner``). The policy (leases, adoption, retries) is
+:mod:`lgp_lab.runtime.run_owner`'s.
 """
 
 from __future__ import annotations
@@ -112,125 +113,6 @@ class PostgresRunStore:
         )
         return [_row(r) for r in rows]
 
-    # ------------------------------------------------------------------ replicas
-
-    async def claim(
-        self, owner: str, *, lease_s: float, updated_at: str, limit: int = 1
-    ) -> list[dict[str, Any]]:
-        """Take up to ``limit`` pending runs, oldest first, for replica ``owner``: each
-        becomes ``running`` with a lease of ``lease_s`` seconds (database clock).
-
-        A run is taken by exactly one replica (``FOR UPDATE SKIP LOCKED``), never while
-        another run of its thread is ``running``, and never before an older pending run
-        of its thread: a transaction-scoped advisory lock per thread makes the check and
-        the take one step across replicas (released at commit, after which the next
-        check sees the new running run).
-        """
-        taken: list[dict[str, Any]] = []
-        async with self._db.transaction() as cur:
-            await cur.execute(
-                "SELECT run_id, thread_id, created_at, seq FROM lgp_runs "
-                "WHERE status = 'pending' "
-                "ORDER BY created_at, seq LIMIT %s FOR UPDATE SKIP LOCKED",
-                (max(limit * 4, 16),),
-            )
-            candidates = list(await cur.fetchall())
-            threads: set[str] = set()
-            for run_id, thread_id, created_at, seq in candidates:
-                if len(taken) >= limit:
-                    break
-                if thread_id in threads:
-                    continue  # one run per thread per claim
-                await cur.execute(
-                    "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 7))", (thread_id,)
-                )
-                if not (await cur.fetchone())[0]:
-                    continue  # another replica is claiming for this thread right now
-                # Runs of a thread start in order: not while one runs, nor before an
-                # older pending one (which another replica may hold locked right now).
-                await cur.execute(
-                    "SELECT 1 FROM lgp_runs WHERE thread_id = %s AND (status = 'running' "
-                    "OR (status = 'pending' AND (created_at, seq) < (%s, %s))) LIMIT 1",
-                    (thread_id, created_at, seq),
-                )
-                if await cur.fetchone() is not None:
-                    continue
-                await cur.execute(
-                    "UPDATE lgp_runs SET status = 'running', owner = %s, updated_at = %s, "
-                    "lease_until = now() + make_interval(secs => %s) WHERE run_id = %s "
-                    f"RETURNING {_COLUMNS}",
-                    (owner, updated_at, lease_s, run_id),
-                )
-                taken.append(_row(await cur.fetchone()))
-                threads.add(thread_id)
-        return taken
-
-    async def heartbeat(self, owner: str, run_ids: list[str], *, lease_s: float) -> list[str]:
-        """Extend ``owner``'s leases on ``run_ids``; returns the ones it still holds (a
-        run missing from the answer was requeued or finished elsewhere: stop it)."""
-        if not run_ids:
-            return []
-        rows = await self._db.fetch(
-            "UPDATE lgp_runs SET lease_until = now() + make_interval(secs => %s) "
-            "WHERE run_id = ANY(%s) AND owner = %s AND status = 'running' RETURNING run_id",
-            (lease_s, list(run_ids), owner),
-        )
-        return [r[0] for r in rows]
-
-    async def requeue_expired(
-        self, *, max_attempts: int, updated_at: str
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The reaper: ``running`` runs whose lease ran out go back to ``pending`` with
-        ``attempt + 1`` (no owner), or to ``error`` once ``attempt`` reached
-        ``max_attempts``. Returns (requeued, failed) rows. Two reapers never take the
-        same run (``SKIP LOCKED``)."""
-        async with self._db.transaction() as cur:
-            await cur.execute(
-                "SELECT run_id FROM lgp_runs WHERE status = 'running' AND lease_until < now() "
-                "FOR UPDATE SKIP LOCKED"
-            )
-            expired = [r[0] for r in await cur.fetchall()]
-            if not expired:
-                return [], []
-            await cur.execute(
-                "UPDATE lgp_runs SET status = 'pending', owner = NULL, lease_until = NULL, "
-                "attempt = attempt + 1, updated_at = %s "
-                f"WHERE run_id = ANY(%s) AND attempt < %s RETURNING {_COLUMNS}",
-                (updated_at, expired, max_attempts),
-            )
-            requeued = [_row(r) for r in await cur.fetchall()]
-            await cur.execute(
-                "UPDATE lgp_runs SET status = 'error', owner = NULL, lease_until = NULL, "
-                "updated_at = %s "
-                f"WHERE run_id = ANY(%s) AND attempt >= %s RETURNING {_COLUMNS}",
-                (updated_at, expired, max_attempts),
-            )
-            failed = [_row(r) for r in await cur.fetchall()]
-        return requeued, failed
-
-    async def finish(self, run_id: str, owner: str, status: str, updated_at: str) -> bool:
-        """Record the final ``status`` of a run ``owner`` executed, if ``owner`` still
-        holds it; False when its lease was lost (another replica owns the run now)."""
-        return (
-            await self._db.execute(
-                "UPDATE lgp_runs SET status = %s, updated_at = %s, owner = NULL, "
-                "lease_until = NULL WHERE run_id = %s AND owner = %s AND status = 'running'",
-                (status, updated_at, run_id, owner),
-            )
-            > 0
-        )
-
-    async def lease(self, run_id: str) -> tuple[str | None, float | None]:
-        """``(owner, seconds left on its lease)`` of a run (``None`` when not held)."""
-        rows = await self._db.fetch(
-            "SELECT owner, EXTRACT(EPOCH FROM lease_until - now()) FROM lgp_runs WHERE run_id = %s",
-            (run_id,),
-        )
-        if not rows:
-            return None, None
-        owner, left = rows[0]
-        return owner, None if left is None else float(left)
-
     # ------------------------------------------------------ ownership (runtime.run_owner)
 
     async def claim_run(self, run_id: str, thread_id: str, owner: str, lease_until: float) -> bool:
@@ -288,13 +170,7 @@ class PostgresRunStore:
             " split_part(owner, ':', 1) = %s) ORDER BY created_at, seq LIMIT 500",
             (owner, now, socket.gethostname()),
         )
-        out = []
-        for row in rows:
-            record = _row(row[:-2])
-            record["owner"] = row[-2]
-            record["lease_until"] = None if row[-1] is None else float(row[-1])
-            out.append(record)
-        return out
+        return [_owned_row(r) for r in rows]
 
     async def adopt(
         self, run_id: str, previous: str | None, owner: str, lease_until: float, attempt: int
@@ -323,13 +199,14 @@ class PostgresRunStore:
         )
 
     async def open_runs(self, thread_id: str) -> list[dict[str, Any]]:
-        """The thread's pending and running runs, oldest first."""
+        """The thread's pending and running runs, oldest first (with ``owner`` and
+        ``lease_until``, as SQLite's)."""
         rows = await self._db.fetch(
-            f"SELECT {_COLUMNS} FROM lgp_runs WHERE thread_id = %s "
-            "AND status IN ('pending', 'running') ORDER BY created_at, seq",
+            f"SELECT {_COLUMNS}, owner, EXTRACT(EPOCH FROM lease_until) FROM lgp_runs "
+            "WHERE thread_id = %s AND status IN ('pending', 'running') ORDER BY created_at, seq",
             (thread_id,),
         )
-        return [_row(r) for r in rows]
+        return [_owned_row(r) for r in rows]
 
     async def run_checkpointed(self, thread_id: str, run_id: str) -> bool:
         """Whether the run wrote any checkpoint to its thread (it had started)."""
@@ -366,6 +243,14 @@ def _jsonable(value: Any) -> Any:
     from lgp_lab.runtime.jsonable import to_jsonable
 
     return to_jsonable(value)
+
+
+def _owned_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A run row with its ``owner`` and ``lease_until`` (epoch seconds) last."""
+    out = _row(row[:-2])
+    out["owner"] = row[-2]
+    out["lease_until"] = None if row[-1] is None else float(row[-1])
+    return out
 
 
 def _row(row: tuple[Any, ...]) -> dict[str, Any]:
