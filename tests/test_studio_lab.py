@@ -9,6 +9,7 @@ Set-up as in tests/test_jupyterlab.py (Debian's chromium; scripts/test.sh instal
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -124,6 +126,22 @@ def test_studio_in_jupyterlab(project: Path, tmp_path: Path) -> None:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, project / "studio.ipynb")
 
+    with jupyterlab_server(project, tmp_path) as (url, token), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        try:
+            _drive(page, url, token, artifacts, expect)
+        except Exception:
+            page.screenshot(path=str(artifacts / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def jupyterlab_server(root: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A JupyterLab server on 127.0.0.1 serving ``root`` (isolated Jupyter dirs under
+    ``tmp_path``): yields ``(url, token)``, stops it afterwards (bounded)."""
     port, token = _free_port(), secrets.token_hex(16)
     env = cli_env(
         JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"),
@@ -137,10 +155,10 @@ def test_studio_in_jupyterlab(project: Path, tmp_path: Path) -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
          "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={project}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
          "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=log,
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -154,17 +172,7 @@ def test_studio_in_jupyterlab(project: Path, tmp_path: Path) -> None:
             time.sleep(0.25)
         else:
             raise AssertionError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text())
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            try:
-                _drive(page, url, token, artifacts, expect)
-            except Exception:
-                page.screenshot(path=str(artifacts / "failure.png"), full_page=True)
-                raise
-            finally:
-                browser.close()
+        yield url, token
     finally:
         server.terminate()
         try:
