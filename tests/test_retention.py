@@ -320,6 +320,82 @@ def test_interrupted_thread_keeps_its_interrupt_and_resumes_after_prune(
     assert _state(lab, "ask", "q").values == plain.get_state(_config("o")).values
 
 
+SLOW = """
+import operator
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+from typing_extensions import TypedDict
+from langgraph.graph import END, START, StateGraph
+
+
+class S(TypedDict, total=False):
+    steps: Annotated[list[str], operator.add]
+
+
+def a(state: S) -> S:
+    return {"steps": ["a"]}
+
+
+def wait(state: S) -> S:
+    gate = Path(os.environ["LGP_TEST_GATE"])
+    if state["steps"][-2:] == ["last", "a"]:  # only the run the test holds
+        (gate / "started").touch()
+        deadline = time.monotonic() + 20
+        while not (gate / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return {"steps": ["wait"]}
+
+
+builder = StateGraph(S)
+builder.add_node("a", a)
+builder.add_node("wait", wait)
+builder.add_edge(START, "a")
+builder.add_edge("a", "wait")
+builder.add_edge("wait", END)
+graph = builder
+"""
+
+
+def test_a_run_writing_during_the_prune_ends_as_plain_langgraph_would(
+    db: Backend, lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lab.run leaves no run record, so the prune does not skip the thread: it prunes
+    while the run is half way, and the run's next checkpoints still fit."""
+    import threading
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("LGP_TEST_GATE", str(gate))
+    write(db.project / "workflows" / "slow.py", SLOW)
+    inputs = [{"steps": [str(i)]} for i in range(3)] + [{"steps": ["last"]}]
+    for value in inputs[:-1]:
+        lab.run("workflows/slow.py", value, thread_id="w")
+    done: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: done.append(lab.run("workflows/slow.py", inputs[-1], thread_id="w"))
+    )
+    runner.start()
+    try:
+        assert _wait_until(20, (gate / "started").exists)
+        report = lab.retention.prune(keep_latest=1)
+        assert report.checkpoints > 0 and report.skipped_busy == []
+    finally:
+        (gate / "go").touch()
+        runner.join(30)
+    assert done and done[0].status == "complete"
+    expected = _oracle(db, "slow", inputs)
+    assert _state(lab, "slow", "w").values == expected.values
+    history = _history(lab, "slow", "w")
+    assert history[0].values == expected.values
+    ids = {h.config["configurable"]["checkpoint_id"] for h in history}
+    assert all(
+        h.parent_config is None or h.parent_config["configurable"]["checkpoint_id"] in ids
+        for h in history
+    )
+
+
 def test_older_than_removes_only_old_checkpoints(db: Backend, lab: Lab) -> None:
     for i in range(3):
         lab.run("workflows/loop.py", {"steps": [f"old{i}"]}, thread_id="t")
