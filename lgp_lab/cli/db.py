@@ -238,7 +238,8 @@ def migrate_command(
 
     out = Output(json_only=json_only)
     scheme = url.partition("://")[0] if "://" in url else None
-    if scheme not in ("postgresql", "postgres"):
+    libpq = scheme is None and "=" in url  # "host=... dbname=..." as libpq takes it
+    if scheme not in ("postgresql", "postgres") and not libpq:
         raise click.BadParameter(
             f"{redact_url(url)!r} is not a PostgreSQL URL; write "
             "postgresql://user:password@host:5432/dbname",
