@@ -249,9 +249,9 @@ class Retention:
                 pruned = await prune(
                     saver, PrunePolicy(keep_latest=1, thread_ids=tuple(found)), vacuum="incremental"
                 )
-                report.threads = [t for t in found if t not in pruned.skipped_busy]
-                report.checkpoints = pruned.checkpoints
                 report.skipped = pruned.skipped_busy + pruned.skipped_delta + list(pruned.failed)
+                report.threads = [t for t in found if t not in set(report.skipped)]
+                report.checkpoints = pruned.checkpoints
         else:
             for thread_id in await stale_threads(saver, idle, limit=policy.sweep_limit):
                 if await self._delete_if_stale(thread_id, idle):
