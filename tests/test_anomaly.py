@@ -12,12 +12,12 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import run_cli, write
+from fakes.webhook import WebhookReceiver
 
 from lgp_lab import Lab
 from lgp_lab.config import load_config
@@ -53,40 +53,9 @@ TWELVE_PERCENT = {5, 13, 21, 29, 37, 45, 53, 61, 69, 77, 85, 93}
 FIVE_PERCENT = {7, 27, 47, 67, 87}
 
 
-class _Webhook:
-    """A local incoming-webhook receiver: records each JSON body it is POSTed."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.received = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                outer.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok")  # what Slack answers
-                outer.received.set()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/B000"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def webhook() -> Iterator[_Webhook]:
-    hook = _Webhook()
+def webhook() -> Iterator[WebhookReceiver]:
+    hook = WebhookReceiver()
     yield hook
     hook.close()
 
@@ -131,7 +100,7 @@ def _runs(url: str) -> dict[tuple[str, str], float]:
 
 
 def test_twelve_percent_is_rolled_back_alerted_and_recorded(
-    project: Path, webhook: _Webhook
+    project: Path, webhook: WebhookReceiver
 ) -> None:
     flow = project / "workflows" / "flaky.py"
     _release(flow, set())
@@ -178,7 +147,7 @@ def test_twelve_percent_is_rolled_back_alerted_and_recorded(
     assert stored["rate_after"] < 0.01 and stored["window_s"] == 60
 
 
-def test_five_percent_is_not_rolled_back(project: Path, webhook: _Webhook) -> None:
+def test_five_percent_is_not_rolled_back(project: Path, webhook: WebhookReceiver) -> None:
     flow = project / "workflows" / "flaky.py"
     _release(flow, set())
     with _lab(project, webhook.url) as lab:
@@ -201,7 +170,7 @@ def test_five_percent_is_not_rolled_back(project: Path, webhook: _Webhook) -> No
 
 
 def test_notebook_hot_reload_is_rolled_back_without_a_server(
-    project: Path, webhook: _Webhook
+    project: Path, webhook: WebhookReceiver
 ) -> None:
     import logging
 
@@ -235,7 +204,7 @@ def test_notebook_hot_reload_is_rolled_back_without_a_server(
 
 
 def test_a_restored_version_that_fails_is_alerted_not_rolled_back_again(
-    project: Path, webhook: _Webhook
+    project: Path, webhook: WebhookReceiver
 ) -> None:
     # The only good graph is the one already live: nothing earlier to restore.
     flow = write(project / "workflows" / "flaky.py", FLOW.replace("set()", "set(range(100))"))

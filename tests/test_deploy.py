@@ -26,13 +26,17 @@ FLOW = """
     from langgraph.graph import StateGraph, START
 
     VERSION = "v1"
+    FAILING_AT = set()
 
     class State(TypedDict, total=False):
         input: str
         output: str
 
     async def answer(state: State) -> State:
-        return {"output": f"{VERSION}:{state.get('input', '')}"}
+        text = state.get("input", "")
+        if text.isdigit() and int(text) % 100 in FAILING_AT:
+            raise RuntimeError(f"bad release on input {text}")
+        return {"output": f"{VERSION}:{text}"}
 
     builder = StateGraph(State)
     builder.add_node("answer", answer)
@@ -214,3 +218,43 @@ def test_replicas_on_sqlite_are_refused(deploy_project: tuple[Path, dict]) -> No
                       cwd=root, env=env, timeout=300)  # fmt: skip
     assert refused.returncode == 1
     assert "2 replicas on SQLite" in refused.stderr and "--replicas 1" in refused.stderr
+
+
+def test_a_bad_release_is_rolled_back_on_every_replica(deploy_project: tuple[Path, dict]) -> None:
+    from fakes.webhook import WebhookReceiver
+
+    from lgp_lab.deploy.local import LocalDeployment
+
+    root, env = deploy_project
+    hook = WebhookReceiver()
+    env = {**env, "LGP_ALERT_WEBHOOK": hook.url}
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        first = run_cli("deploy", "flow", "--port", str(port), cwd=root, env=env, timeout=300)
+        assert first.returncode == 0, first.stderr
+        twelve = sorted({5, 13, 21, 29, 37, 45, 53, 61, 69, 77, 85, 93})
+        write(
+            root / "workflows" / "flow.py",
+            FLOW.replace('"v1"', '"v2"').replace("FAILING_AT = set()", f"FAILING_AT = {twelve}"),
+        )
+        second = run_cli("deploy", "flow", cwd=root, env=env, timeout=300)  # passes the gate
+        assert second.returncode == 0, second.stderr
+        load = _Load(url)
+        assert hook.received.wait(120), (
+            "no alert: " + LocalDeployment(root, "production").log_tail()
+        )
+        results = load.finish()
+        LocalDeployment(root, "production").wait_serving("rel-0003", replicas=2, timeout=180)
+    finally:
+        hook.close()
+    # Failing runs were answered as 500s; no request went unanswered across the roll.
+    assert {r[0] for r in results} <= {200, 500}, {r[0] for r in results}
+    assert _invoke(url) == "v1:x"
+    incidents = json.loads(run_cli("incidents", "--json", cwd=root, env=env).stdout)
+    [incident] = incidents
+    assert incident["version"] == 1 and incident["error_rate"] > 0.10
+    assert incident["action"] == "rolled back release rel-0002 -> rel-0001 (live as rel-0003)"
+    assert incident["incident_id"] in hook.bodies[0]["text"]
+    listed = run_cli("releases", cwd=root, env=env).stdout
+    assert "automatic rollback to rel-0001: flow v1 error rate over the threshold" in listed

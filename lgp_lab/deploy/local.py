@@ -27,7 +27,7 @@ from typing import Any
 
 from lgp_lab.errors import ConfigError, LgpError
 
-__all__ = ["DeployError", "LocalDeployment"]
+__all__ = ["DeployError", "LocalDeployment", "arollback_release", "check_port"]
 
 _POLL_S = 0.2
 
@@ -196,6 +196,55 @@ class LocalDeployment:
         except OSError:
             return "(no log)"
         return " | ".join(text[-lines:]) or "(empty log)"
+
+
+async def arollback_release(
+    lab: Any, deployment: LocalDeployment, current_id: str, workflow: str, version: int
+) -> str:
+    """Restore the release before ``current_id`` on every local replica (a replica's
+    anomaly watcher calls this): record it as a new release, point ``current`` at it and
+    have the supervisor roll the replicas. One replica does it per release (a lock file);
+    the others report it under way. Returns the action, as the incident records it."""
+    import asyncio
+
+    from lgp_lab.promotion.releases import Release, ReleaseStore
+
+    lock = deployment.directory / f"rollback-{current_id}.lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return f"release rollback of {current_id} already under way (another replica)"
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    store = ReleaseStore(await lab.acheckpointer())
+    history = await store.list(deployment.environment, limit=100)
+    current = next((r for r in history if r.release_id == current_id), None)
+    if current is None:
+        raise DeployError(f"the live release {current_id} is not recorded")
+    older = [
+        r for r in history
+        if r.created_at < current.created_at and r.content_hash != current.content_hash
+    ]  # fmt: skip
+    if not older:
+        return f"alerted (no release before {current_id} to restore)"
+    previous = older[0]
+    supervisor = deployment.state().get("pid")
+    if supervisor != os.getppid():
+        raise DeployError(f"this replica's supervisor ({os.getppid()}) is not the deployment's")
+    restored = await store.add(
+        Release(
+            release_id="", environment=deployment.environment,
+            content_hash=previous.content_hash, files=previous.files,
+            workflows=previous.workflows, target="local",
+            note=f"automatic rollback to {previous.release_id}: {workflow} v{version} "
+            "error rate over the threshold",
+        )
+    )  # fmt: skip
+    await asyncio.to_thread(deployment.activate, restored)
+    os.kill(supervisor, signal.SIGHUP)  # uvicorn replaces the replicas one at a time
+    return (
+        f"rolled back release {current_id} -> {previous.release_id} (live as {restored.release_id})"
+    )
 
 
 def _alive(pid: Any) -> bool:

@@ -108,7 +108,25 @@ def create() -> EngineBridge:
         ok, body = lab.engine.call(readiness(lab, served), timeout=30)
         if not ok:
             raise ConfigError(f"replica not ready: {body.get('error')}")
+        _restore_releases_on_anomaly(lab, Path(deploy_dir), release)
     except BaseException:
         lab.close()
         raise
     return EngineBridge(app, lab)
+
+
+def _restore_releases_on_anomaly(lab: Any, deploy_dir: Path, release: str) -> None:
+    """A replica holds one version per workflow: on an anomaly its watcher restores the
+    previous *release* on every replica (:func:`arollback_release`)."""
+    import functools
+
+    from lgp_lab.deploy.local import LocalDeployment, arollback_release
+    from lgp_lab.promotion.anomaly import anomaly_watcher
+
+    watcher = anomaly_watcher(lab)
+    if watcher is None:
+        return
+    deployment = LocalDeployment(deploy_dir.parent.parent.parent, lab.environment)
+    if deployment.directory.resolve() != deploy_dir.resolve():
+        return  # not laid out by `lgp-lab deploy`: nothing to roll back to
+    watcher.restorer = functools.partial(arollback_release, lab, deployment, release)

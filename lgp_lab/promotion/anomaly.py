@@ -25,7 +25,7 @@ import logging
 import time
 import urllib.request
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +106,10 @@ class AnomalyWatcher:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self.incidents: list[Incident] = []
+        # Restores the previous *release* when this process holds no earlier version
+        # (set by a deployment, e.g. lgp_lab.deploy.local_app): (workflow, version) ->
+        # the action taken, as the incident records it.
+        self.restorer: Callable[[str, int], Awaitable[str]] | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -176,6 +180,13 @@ class AnomalyWatcher:
             threshold=threshold, window_s=self.settings.window_s, runs=runs,
             failures=failures, action="alerted",
         )  # fmt: skip
+        if target is None and self.restorer is not None and self.settings.auto_rollback:
+            # No earlier version in this process (a fresh replica of a release): the
+            # deployment restores its previous release instead.
+            incident.action = "rolling back the release"
+            self.incidents.append(incident)
+            self._spawn(self._restore_then_record(incident, message))
+            return
         if target is None:
             incident.action = "alerted (no earlier good version to restore)"
         elif not self.settings.auto_rollback:
@@ -238,6 +249,16 @@ class AnomalyWatcher:
         url = self.alerts.webhook_url
         if url:
             await asyncio.to_thread(self._post_alert, url, incident, message)
+
+    async def _restore_then_record(self, incident: Incident, message: str) -> None:
+        assert self.restorer is not None
+        try:
+            incident.action = await self.restorer(incident.workflow, incident.version)
+        except Exception as exc:
+            incident.action = f"alerted (the release rollback failed: {type(exc).__name__}: {exc})"
+        _log.warning("%s %s v%s: %s", "Release", incident.workflow, incident.version,
+                     incident.action)  # fmt: skip
+        await self._record_and_alert(incident, message)
 
     async def _update(self, incident: Incident) -> None:
         with contextlib.suppress(Exception):
