@@ -28,7 +28,19 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+
+
+def postgres_server() -> Any:
+    """tests/postgres.py's ``PostgresServer`` (loaded by path: bench/ has a postgres.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "lgp_test_postgres", HERE.parent / "tests" / "postgres.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.PostgresServer()
 
 
 def mb(n: int | None) -> str:
@@ -86,13 +98,11 @@ async def bench_sqlite(args: argparse.Namespace) -> None:
 
 
 async def bench_postgres(args: argparse.Namespace) -> None:
-    from postgres import PostgresServer
-
     from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
     from lgp_lab.checkpointing.retention import PrunePolicy, database_size, prune
     from lgp_lab.config import CheckpointConfig
 
-    with PostgresServer() as pg:
+    with postgres_server() as pg:
         ours_url, theirs_url = pg.create_database("ours"), pg.create_database("theirs")
         savers = [
             await open_postgres_saver(CheckpointConfig(backend="postgres", url=url))
