@@ -23,6 +23,9 @@ from lgp_lab.widgets._studio_graph import describe_graph, graph_svg
 from lgp_lab.widgets._studio_json import MORE, Limits, preview, subtree
 from lgp_lab.widgets.studio import Studio
 
+# The studio's live events are applied on the engine loop: they must never hold it.
+pytestmark = pytest.mark.loop_watchdog
+
 FLOW = """
 import time
 from typing_extensions import TypedDict
