@@ -189,6 +189,7 @@ def bench_anomaly() -> None:
         flow.write_text(FLOW)
         config = load_config("experiment", root)
         config.observability.console = False
+        config.anomaly.enabled = True  # off by default in experiment
         config.server.rate_limit_per_minute = 0
         with Lab(config=config, console=False) as lab:
             handle = start_server(lab, [str(flow)], port=0)

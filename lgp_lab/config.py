@@ -292,10 +292,12 @@ class AnomalyConfig(_Section):
     A version whose failed runs exceed ``error_rate_threshold`` (a fraction: 0.10 is
     10%) of at least ``min_runs`` runs in the last ``window_s`` seconds is an anomaly:
     it is alerted, recorded as an incident and, with ``auto_rollback``, replaced by
-    the previous good version.
+    the previous good version. ``enabled: null`` (the default) watches in ``hosted``
+    and ``production`` and not in ``experiment``, where a failing version is often the
+    point; set it true there to have notebook hot reloads rolled back too.
     """
 
-    enabled: bool = True
+    enabled: bool | None = None
     error_rate_threshold: float = Field(default=0.10, gt=0, le=1)
     window_s: float = Field(default=60.0, gt=0, le=86_400)
     min_runs: int = Field(default=20, ge=1)

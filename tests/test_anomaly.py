@@ -62,6 +62,7 @@ def webhook() -> Iterator[WebhookReceiver]:
 
 def _lab(root: Path, webhook_url: str) -> Lab:
     config = load_config("experiment", root)
+    config.anomaly.enabled = True  # off by default in experiment
     config.anomaly.min_runs = 20
     config.anomaly.window_s = 60
     config.anomaly.error_rate_threshold = 0.10
@@ -237,3 +238,12 @@ def test_anomaly_config_errors_name_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config_file(bad)
     assert "anomaly.error_rate_threshold" in str(caught.value)
+
+
+def test_watch_is_off_in_experiment_unless_enabled(project: Path) -> None:
+    from lgp_lab.promotion.anomaly import anomaly_enabled
+
+    assert not anomaly_enabled(load_config("experiment", project))
+    assert anomaly_enabled(load_config("production", project))
+    with Lab(root=project, console=False) as lab:
+        assert watch_anomalies(lab) is None and anomaly_watcher(lab) is None

@@ -36,6 +36,7 @@ __all__ = [
     "AnomalyWatcher",
     "ErrorRateWindow",
     "alert_payload",
+    "anomaly_enabled",
     "anomaly_watcher",
     "awatch_anomalies",
     "watch_anomalies",
@@ -314,10 +315,16 @@ def alert_payload(incident: Incident, message: str) -> dict[str, Any]:
     }
 
 
+def anomaly_enabled(config: Any) -> bool:
+    """``anomaly.enabled``, where unset means: on except in ``experiment``."""
+    value = config.anomaly.enabled
+    return config.environment != "experiment" if value is None else bool(value)
+
+
 async def awatch_anomalies(lab: Any) -> AnomalyWatcher | None:
     """Start (once per Lab) the watcher when ``anomaly.enabled``; the running one, or
     ``None`` when disabled or the Lab has no tracer to see runs through."""
-    if not lab.config.anomaly.enabled:
+    if not anomaly_enabled(lab.config):
         return None
     found = _BY_LAB.get(lab)
     if found is not None:
@@ -338,7 +345,7 @@ async def awatch_anomalies(lab: Any) -> AnomalyWatcher | None:
 def watch_anomalies(lab: Any) -> AnomalyWatcher | None:
     """Sync twin of :func:`awatch_anomalies`. Called on the engine loop itself it
     schedules the start and returns ``None`` (it cannot wait on its own loop)."""
-    if not lab.config.anomaly.enabled:
+    if not anomaly_enabled(lab.config):
         return None
     try:
         running = asyncio.get_running_loop()
