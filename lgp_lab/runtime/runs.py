@@ -949,6 +949,12 @@ class Runs:
         run = live.run
         workflow = request.workflow
         thread_id = run.thread_id
+        if request.resume:
+            finished = await self._resume_point(live, graph, config)
+            if finished is not None:  # it had run to its end; only its record was lost
+                live.values = finished
+                live.publish("values", finished)
+                return []
         payload = await self._payload(graph, request, thread_id)
         context = request.context if request.context is not None else default_context(graph)
         tracing = await lab.atracing()
@@ -1043,6 +1049,20 @@ class Runs:
         with contextlib.suppress(Exception):
             lab._notify(result)
         return emitter.interrupts
+
+    async def _resume_point(self, live: _Live, graph: Any, config: dict[str, Any]) -> Any:
+        """For an adopted run: continue from its last checkpoint if it wrote one with
+        work left (``request.resume`` stays set: the input is ``None``); return the final
+        values if it had finished; start over with its input if it wrote nothing."""
+        state = await graph.aget_state(
+            {**config, "configurable": {**config["configurable"], "checkpoint_id": None}}
+        )
+        if (state.metadata or {}).get("run_id") != live.run.run_id:
+            live.request.resume = False  # it never checkpointed: run it as it was asked
+            return None
+        if state.next:
+            return None
+        return to_jsonable(state.values)
 
     async def _payload(self, graph: Any, request: _Request, thread_id: str) -> Any:
         from lgp_lab.runtime.inputs import default_input, text_input
@@ -1147,8 +1167,14 @@ class Runs:
         live = _Live(run, request, bool(kwargs.get("resumable")))
         live.stored.set_result(None)
         self._live[run.run_id] = live
-        self._lanes.setdefault(run.thread_id, collections.deque()).append(live)
-        self._ensure_worker(run.thread_id)
+        # With replicas the database orders a thread's runs (claims go oldest first); an
+        # adopted run is older than any this process queued on the thread since, so it
+        # must not wait behind them in the thread's lane: it gets a lane of its own.
+        lane = run.thread_id
+        if (await self.astore()).distributed:
+            lane = f"{run.thread_id}\x00{run.run_id}"
+        self._lanes.setdefault(lane, collections.deque()).append(live)
+        self._ensure_worker(lane)
 
     async def _await_remote(self, thread_id: str | None, run_id: str) -> Run:
         """Wait for a run another replica executes to end (polling its row)."""
