@@ -262,10 +262,15 @@ class RunsConfig(_Section):
     noticed at once (its process is gone); elsewhere after its lease. ``poll_seconds``
     is how often a replica looks for cancel requests, runs to adopt and runs of other
     replicas it waits on.
+
+    ``retry_on_error`` also retries a run whose graph raised, from its last checkpoint,
+    within the same ``max_attempts``; off by default, as in LangGraph, where an error
+    ends the run (a node's own ``RetryPolicy`` retries that node either way).
     """
 
     lease_seconds: float = Field(default=15.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
+    retry_on_error: bool = False
     retry_backoff_seconds: float = Field(default=1.0, ge=0)
     poll_seconds: float = Field(default=0.5, gt=0)
 

@@ -231,3 +231,76 @@ def test_a_run_of_another_machine_is_adopted_only_when_its_lease_ran_out(lab) ->
     lab._call(lab.runs.astart())
     assert "b" in str(lab._call(lab.runs.ajoin("far2", lapsed)))
     assert lab._call(lab.runs.aget("far2", lapsed)).status == "success"
+
+
+FLAKY = """
+import operator
+import os
+import pathlib
+from typing import Annotated
+
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+EFFECTS = pathlib.Path(os.environ["LGP_TEST_EFFECTS"])
+
+
+class S(TypedDict, total=False):
+    steps: Annotated[list[str], operator.add]
+
+
+def note(line):
+    with (EFFECTS / "effects.txt").open("a") as f:
+        f.write(line + "\\n")
+
+
+def first(state):
+    note("first")
+    return {"steps": ["first"]}
+
+
+def flaky(state):
+    note("flaky")
+    if (EFFECTS / "effects.txt").read_text().split().count("flaky") == 1:
+        raise ConnectionError("the upstream service hiccuped")
+    return {"steps": ["flaky"]}
+
+
+b = StateGraph(S)
+b.add_node("first", first)
+b.add_node("flaky", flaky)
+b.add_edge(START, "first")
+b.add_edge("first", "flaky")
+b.add_edge("flaky", END)
+workflow = b.compile()
+"""
+
+
+@pytest.mark.parametrize("retry", [True, False])
+def test_retry_on_error_resumes_a_failed_run_from_its_checkpoint(
+    lab, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, retry: bool
+) -> None:
+    monkeypatch.setenv("LGP_TEST_EFFECTS", str(tmp_path))
+    write(project / "workflows" / "flaky.py", FLAKY)
+    lab.config.runs.retry_on_error = retry
+    lab.config.runs.retry_backoff_seconds = 0.01
+    wf = lab.load("workflows/flaky.py")
+    lab.thread_records.create("t")
+
+    async def go():
+        run = await lab.runs.acreate(
+            thread_id="t", assistant_id="a", graph_id=wf, input={"steps": []}
+        )
+        values = await lab.runs.ajoin("t", run.run_id)
+        return values, await lab.runs.aget("t", run.run_id)
+
+    values, run = lab._call(go())
+    effects = (tmp_path / "effects.txt").read_text().split()
+    if retry:
+        assert (run.status, run.attempt) == ("success", 2)
+        assert values["steps"] == ["first", "flaky"]
+        assert effects == ["first", "flaky", "flaky"]  # `first` is not run again
+    else:
+        assert (run.status, run.attempt) == ("error", 1)
+        assert "hiccuped" in str(values)
+        assert effects == ["first", "flaky"]

@@ -814,7 +814,7 @@ class Runs:
             # store wrote it in the claim.
             run.status = "running"
             run.updated_at = _now()
-            interrupts = await self._drive(live)
+            interrupts = await self._drive_retried(live, store)
             # As the Agent Server: a run that stops at interrupt() succeeded; its thread
             # is the one `interrupted` (waiting for a Command(resume=...)).
             status = "success"
@@ -1080,6 +1080,37 @@ class Runs:
         ):
             return default_input(graph)  # nothing to continue: as Lab.run does
         return request.input
+
+    async def _drive_retried(self, live: _Live, store: Any) -> list[Any]:
+        """:meth:`_drive`, tried again from the run's last checkpoint after a node
+        raised when ``runs.retry_on_error`` is set (up to ``runs.max_attempts``, with the
+        backoff): nodes that completed are not run again. A node's own ``RetryPolicy``
+        is LangGraph's and acts first, inside one attempt."""
+        from lgp_lab.errors import WorkflowInputError
+
+        settings = self._lab.config.runs
+        run = live.run
+        while True:
+            try:
+                return await self._drive(live)
+            except WorkflowInputError:
+                raise  # the request itself is wrong: another try fails the same way
+            except Exception as exc:
+                if not settings.retry_on_error or run.attempt >= settings.max_attempts:
+                    raise
+                run.attempt += 1
+                run.updated_at = _now()
+                self._lab.warn(
+                    f"run {run.run_id} on thread {run.thread_id} failed "
+                    f"({type(exc).__name__}); retrying from its last checkpoint, "
+                    f"attempt {run.attempt} of {settings.max_attempts}"
+                )
+                await store.set_status(
+                    run.run_id, "running", run.updated_at.isoformat(), attempt=run.attempt
+                )
+                live.request.resume = True
+                if settings.retry_backoff_seconds:
+                    await asyncio.sleep(settings.retry_backoff_seconds * 2 ** (run.attempt - 2))
 
     # ------------------------------------------------------------------ ownership
 
