@@ -307,3 +307,24 @@ def test_postgres_database_reachable_then_migrated(
     [result] = _by_check(missing, "database")
     assert result.status == "fail" and "not reachable" in result.summary
     assert "no_such_db" in result.summary
+
+
+def test_parity_on_a_postgres_target_replays_on_a_private_database(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shipped production config (PostgreSQL at DATABASE_URL, unreachable here): the
+    # replay never touches it.
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:pw@127.0.0.1:9/nowhere")
+    monkeypatch.setenv("LGP_API_KEY", GOOD_KEY)
+    with Lab(root=project, console=False) as lab:
+        lab.run("basic_workflow", {"input": "my name is Ada"}, thread_id="nb-pg")
+        lab.run("basic_workflow", {"input": "what is my name?"}, thread_id="nb-pg")
+        report = run_gate(lab, ["basic_workflow"], threads=["nb-pg"])
+    [parity] = _by_check(report, "parity")
+    assert parity.status == "pass", str(report)
+    assert "2 input(s) replayed" in parity.summary
+    [database] = _by_check(report, "database")
+    assert (
+        database.status == "fail" and "postgresql://app:***@127.0.0.1:9/nowhere" in database.summary
+    )
+    assert ":pw@" not in database.summary  # never the password

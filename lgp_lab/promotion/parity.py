@@ -178,12 +178,13 @@ def served_app(config: Any, targets: list[Any]) -> Iterator[ReplayTarget]:
     from lgp_lab.lab import Lab
     from lgp_lab.server.background import start_server
 
-    private = config.model_copy(deep=True).with_root(config.root, config.source)
-    private._missing_env = config.missing_env
+    private = config.model_copy(deep=True)  # keeps root, source and missing_env
     key = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="lgp-parity-") as tmp:
-        private.checkpoint.backend = "sqlite"
-        private.checkpoint.path = str(Path(tmp) / "parity.sqlite")
+        from lgp_lab.config import CheckpointConfig
+
+        # Never the target's own database: a fresh file (the serializer is the same).
+        private.checkpoint = CheckpointConfig(path=str(Path(tmp) / "parity.sqlite"))
         private.server.api_key, private.server.api_keys = key, []
         private.server.rate_limit_per_minute = 0
         private.observability.langfuse.enabled = False

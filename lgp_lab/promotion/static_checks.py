@@ -284,9 +284,13 @@ def _check_server_database(config: Any, backend: str) -> CheckResult:
         with psycopg.connect(url, connect_timeout=5) as conn:
             row = conn.execute("SELECT to_regclass('checkpoint_migrations')").fetchone()
     except Exception as exc:
+        from lgp_lab.config import redact_url
+
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return CheckResult(
-            "database", "fail", f"the {backend} database is not reachable: {exc}".strip(),
-            "check checkpoint.url, that the server runs and accepts this machine",
+            "database", "fail", f"the {backend} database at {redact_url(url)} is not "
+            f"reachable: {reason}", "check checkpoint.url, that the server runs and "
+            "accepts connections from this machine",
         )  # fmt: skip
     if not row or row[0] is None:
         return CheckResult(
