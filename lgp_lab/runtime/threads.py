@@ -14,6 +14,7 @@ Runs call :meth:`ThreadRecords.atouch` to stamp metadata and status.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import socket
 import time
@@ -212,7 +213,12 @@ class ThreadRecords:
         history). False if the thread does not exist."""
         if await self.asummary(thread_id) is None:
             return False
-        await (await self._table()).prune_history(thread_id)
+        from lgp_lab.checkpointing.retention import PrunePolicy, ThreadNotFoundError, prune
+
+        # LangGraph's own keep_latest (subgraph calls and parent links included).
+        policy = PrunePolicy(keep_latest=1, thread_ids=(thread_id,))
+        with contextlib.suppress(ThreadNotFoundError):  # a record without checkpoints
+            await prune(await self._get_saver(), policy, vacuum="none")
         return True
 
     async def asearch(
