@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Fails tests marked `loop_watchdog` (or listed in its WATCHED_MODULES) whose engine loop
 # was blocked > 100 ms; see tests/loop_watchdog.py.
-pytest_plugins = ["loop_watchdog"]
+# tests/postgres.py: a real PostgreSQL server (`postgres_server`, `postgres_url`).
+pytest_plugins = ["loop_watchdog", "postgres"]
 
 
 def write(path: Path, text: str) -> Path:
