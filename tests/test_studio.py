@@ -6,6 +6,7 @@ The JupyterLab page itself is tested in tests/test_studio_lab.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -243,6 +244,52 @@ def test_a_running_thread_shows_busy_then_idle(lab: Lab, project: Path) -> None:
         wait_for(lambda: status() == "busy", what="the thread listed as busy")
         studio.join(run)
         wait_for(lambda: status() == "idle", what="the thread listed as idle")
+    finally:
+        studio.close()
+
+
+CHAT = """
+import itertools
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langgraph.graph import END, START, MessagesState, StateGraph
+
+model = GenericFakeChatModel(
+    messages=itertools.cycle([AIMessage("the studio streams every token")])
+)
+
+def chat(state):
+    return {"messages": [model.invoke(state["messages"])]}
+
+graph = StateGraph(MessagesState)
+graph.add_node("chat", chat)
+graph.add_edge(START, "chat")
+graph.add_edge("chat", END)
+"""
+
+
+def test_chat_model_tokens_stream_into_the_studio(
+    lab: Lab, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lgp_lab.widgets.studio as studio_module
+
+    monkeypatch.setattr(studio_module, "_TOKEN_FLUSH_S", 0.0)
+    write(project / "chat.py", CHAT)
+    studio = Studio("chat.py", lab=lab)
+    seen: list[str] = []
+    studio.observe(lambda c: seen.append((c["new"].get("tokens") or {}).get("chat", "")),
+                   names="live")  # fmt: skip
+    try:
+        run = studio.run({"messages": [{"role": "user", "content": "hi"}]}, thread_id="chat-1")
+        studio.join(run)
+        wait_for(lambda: studio.live.get("tokens", {}).get("chat")
+                 == "the studio streams every token", what="the streamed tokens")  # fmt: skip
+
+        # Streamed token by token (with no batching window, one update per token).
+        grown = [t for i, t in enumerate(seen) if t and (i == 0 or t != seen[i - 1])]
+        assert len(grown) > 3 and all(b.startswith(a) for a, b in itertools.pairwise(grown))
+        state = lab.sessions.state("chat-1")
+        assert state["messages"][-1].content == "the studio streams every token"
     finally:
         studio.close()
 

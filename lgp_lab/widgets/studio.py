@@ -38,6 +38,8 @@ __all__ = ["Studio", "studio"]
 
 _STATIC = Path(__file__).parent / "static"
 _MAX_EVENTS = 200
+_TOKEN_FLUSH_S = 0.05
+_MAX_TOKEN_CHARS = 4000  # per node: the live view shows the tail of long answers
 
 
 def studio(target: Any = None, *, lab: Any = None, thread_id: str | None = None) -> Studio:
@@ -100,7 +102,7 @@ class Studio(anywidget.AnyWidget):
         self._unwatch: Callable[[], None] | None = None
         self._watched: Any = None
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=1000)
-        self.live = {"run": None, "nodes": {}, "order": [], "events": []}
+        self.live = {"run": None, "nodes": {}, "order": [], "events": [], "tokens": {}}
         self.status = {"kind": "info", "text": ""}
         self._exporter = LiveExporter(self._on_live, self._accepts)
         tracing = lab._call(lab.atracing())
@@ -183,6 +185,7 @@ class Studio(anywidget.AnyWidget):
                 workflow, input=input, thread_id=thread_id, context=context, config=config
             )
         )
+        self._follow_tokens(started)
         self._say("info", f"run {started['run_id']} started on thread {started['thread_id']}")
         return started
 
@@ -205,6 +208,8 @@ class Studio(anywidget.AnyWidget):
                 run=run, workflow=self.workflow,
             )
         )  # fmt: skip
+        if out["run"] is not None:
+            self._follow_tokens(out["run"])
         self._say("info", f"forked at {checkpoint_id} into thread {out['thread_id']}")
         return out
 
@@ -212,7 +217,9 @@ class Studio(anywidget.AnyWidget):
         """Answer the open thread's pending interrupt with ``value``; the rest of the run
         streams live."""
         thread_id = thread_id or self._selected(None, need_checkpoint=False)[0]
-        return self.lab._call(self.data.aresume(thread_id, value, workflow=self.workflow))
+        started = self.lab._call(self.data.aresume(thread_id, value, workflow=self.workflow))
+        self._follow_tokens(started)
+        return started
 
     def delete(self, thread_id: str | None = None) -> None:
         """Delete a thread (the open one by default) with all its checkpoints."""
@@ -297,7 +304,7 @@ class Studio(anywidget.AnyWidget):
                         workflow, input=content.get("input"), thread_id=thread_id or None,
                         context=content.get("context"), config=content.get("config"),
                     ),
-                    lambda r: self._say("info", f"run {r['run_id']} started on {r['thread_id']}"),
+                    self._started,
                 )  # fmt: skip
             elif kind == "fork":
                 self._async(
@@ -311,12 +318,12 @@ class Studio(anywidget.AnyWidget):
             elif kind == "continue":
                 self._async(
                     data.arun(self._require_workflow("continue"), thread_id=thread_id),
-                    lambda r: self._say("info", f"continued {r['thread_id']} (run {r['run_id']})"),
+                    self._started,
                 )
             elif kind == "resume":
                 self._async(
                     data.aresume(thread_id, content.get("value"), workflow=self.workflow),
-                    lambda r: self._say("info", f"resumed {r['thread_id']} (run {r['run_id']})"),
+                    self._started,
                 )
             elif kind == "delete":
                 self._async(data.adelete(thread_id), lambda _r: self._after_delete(thread_id))
@@ -362,9 +369,17 @@ class Studio(anywidget.AnyWidget):
 
     def _apply_live(self, event: LiveEvent) -> None:
         self.latencies_ms.append((time.perf_counter() - event.pop("perf")) * 1000)
-        self._events.append(event)
         live = dict(self.live)
         kind = event["type"]
+        if kind == "tokens":
+            run = live.get("run") or {}
+            if run.get("thread_id") == event["thread_id"]:
+                tokens = dict(live.get("tokens") or {})
+                for node, text in event["tokens"].items():
+                    tokens[node] = (tokens.get(node, "") + text)[-_MAX_TOKEN_CHARS:]
+                self.live = {**live, "tokens": tokens}
+            return
+        self._events.append(event)
         if kind == "run_start":
             live = {"run": _run_summary(event), "nodes": {}, "order": []}
             if self.workflow is not None and event["version"] != self.graph.get("version"):
@@ -497,7 +512,39 @@ class Studio(anywidget.AnyWidget):
             self._limits[path] = limits
         self.checkpoint = {**view, "state": state}
 
+    def _started(self, run: dict[str, Any]) -> None:
+        self._follow_tokens(run)
+        self._say("info", f"run {run['run_id']} started on thread {run['thread_id']}")
+
+    def _follow_tokens(self, run: dict[str, Any]) -> None:
+        """Stream the chat-model tokens of a run this studio started into ``live``
+        (batched: at most one update per :data:`_TOKEN_FLUSH_S` while tokens flow)."""
+        self.lab.engine.submit(self._atokens(run))
+
+    async def _atokens(self, run: dict[str, Any]) -> None:
+        pending: dict[str, str] = {}
+        flushed = time.perf_counter()
+
+        def flush() -> None:
+            nonlocal pending, flushed
+            if pending:
+                batch, pending = pending, {}
+                self._on_live({"type": "tokens", "thread_id": run["thread_id"],
+                               "tokens": batch, "perf": time.perf_counter()})  # fmt: skip
+            flushed = time.perf_counter()
+
+        try:
+            async for node, text in self.data.atokens(run):
+                pending[node] = pending.get(node, "") + text
+                if time.perf_counter() - flushed >= _TOKEN_FLUSH_S:
+                    flush()
+        except Exception:  # tokens are a live extra: the run and its state stand alone
+            pass
+        flush()
+
     def _after_fork(self, out: dict[str, Any]) -> None:
+        if out.get("run") is not None:
+            self._follow_tokens(out["run"])
         self._say("info", f"forked into {out['thread_id']} at {out['checkpoint_id']}")
         self._async(self.data.athread(out["thread_id"]), self._open_thread)
 

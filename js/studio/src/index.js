@@ -489,6 +489,13 @@ function render({ model, el }) {
     }
     pane.append(head, trace);
     if (run.error) pane.append(h("div", "lgp-error", run.error));
+    // Chat-model tokens as they stream (runs started from the studio).
+    for (const [node, text] of Object.entries(live.tokens || {})) {
+      const box = h("div", "lgp-tokens");
+      box.dataset.node = node;
+      box.append(h("b", "", `${node} `), h("span", "lgp-muted", "model output"), h("div", "lgp-token-text", text));
+      pane.append(box);
+    }
     const list = h("div", "lgp-events");
     for (const ev of (live.events || []).filter((e) => e.trace_id === run.trace_id)) {
       if (ev.type === "node_end") {
