@@ -328,3 +328,19 @@ def test_parity_on_a_postgres_target_replays_on_a_private_database(
         database.status == "fail" and "postgresql://app:***@127.0.0.1:9/nowhere" in database.summary
     )
     assert ":pw@" not in database.summary  # never the password
+
+
+def test_imports_and_prints_in_async_nodes_are_not_blocking_calls(clean_project: Path) -> None:
+    # A module imported lazily inside the node (its import does file I/O and sleeps once)
+    # and a print: neither is the per-run blocking I/O the check is for.
+    write(clean_project / "workflows" / "slow_import.py", "import time\ntime.sleep(0.01)\n")
+    flow = write(
+        clean_project / "workflows" / "lazy.py",
+        CLEAN.replace(
+            "await asyncio.sleep(0)", "import slow_import  # noqa: F401\n        print('hi')"
+        ),
+    )
+    with Lab(root=clean_project, console=False) as lab:
+        report = run_gate(lab, [str(flow)], inputs=[{"input": "x"}])
+    [result] = _by_check(report, "blocking-io")
+    assert result.status == "pass", str(report)

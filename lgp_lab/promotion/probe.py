@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import sys
 import threading
 import traceback
 import uuid
@@ -131,12 +132,29 @@ def _blocking_detector(files: list[Path]) -> Iterator[bool]:
     with _DETECTOR_LOCK:
         buster = BlockBuster(scanned)  # type: ignore[arg-type]
         for function in buster.functions.values():
-            function.can_block_predicate = lambda *_a, **_k: not _PROBING.get()
+            # Keep blockbuster's own allowances (e.g. writes to stdout/stderr).
+            allowed = function.can_block_predicate
+            function.can_block_predicate = lambda *a, _allowed=allowed, **k: (
+                not _PROBING.get() or _importing() or _allowed(*a, **k)
+            )
         buster.activate()
         try:
             yield True
         finally:
             buster.deactivate()
+
+
+def _importing() -> bool:
+    """Whether a module import is under way on this stack: its file reads (and what a
+    module does at import) happen once per process, not per run, so they are not the
+    blocking calls this check is for."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "_find_and_load" and code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 async def aprobe_runs(
