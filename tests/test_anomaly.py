@@ -247,3 +247,27 @@ def test_watch_is_off_in_experiment_unless_enabled(project: Path) -> None:
     assert anomaly_enabled(load_config("production", project))
     with Lab(root=project, console=False) as lab:
         assert watch_anomalies(lab) is None and anomaly_watcher(lab) is None
+
+
+def test_incident_is_a_langfuse_event_when_langfuse_is_on(
+    project: Path, webhook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakes.langfuse_server import FakeLangfuse
+
+    with FakeLangfuse() as lf:
+        monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-anomaly")
+        monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-anomaly")
+        monkeypatch.setenv("LANGFUSE_BASE_URL", lf.url)
+        flow = project / "workflows" / "flaky.py"
+        _release(flow, set(range(100)))  # every run fails: nothing earlier to restore
+        with _lab(project, webhook.url) as lab:
+            watcher = watch_anomalies(lab)
+            for n in range(20):
+                with pytest.raises(WorkflowRunError):
+                    lab.run(str(flow), {"n": n})
+            lab.engine.call(watcher.adrain())
+        # Closing the Lab flushed the client.
+        [event] = [s for s in lf.spans if s["name"] == "lgp-anomaly"]
+    [incident] = watcher.incidents
+    attributes = json.dumps(event["attributes"])
+    assert incident.incident_id in attributes and "flaky" in attributes

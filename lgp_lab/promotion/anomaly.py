@@ -267,12 +267,25 @@ class AnomalyWatcher:
             await store.update(incident)
 
     async def _langfuse_event(self, incident: Incident) -> None:
+        """The incident as a Langfuse event, through the client the tracer uses."""
         tracing = await self.lab.atracing()
         exporter = tracing.exporter("langfuse") if tracing is not None else None
-        event = getattr(exporter, "event", None)
-        if event is not None:
-            with contextlib.suppress(Exception):
-                event("anomaly", incident.to_dict())
+        settings = self.lab.config.langfuse_settings() if exporter is not None else None
+        if settings is None:
+            return
+        try:
+            from langfuse import get_client
+
+            client = get_client(public_key=settings["public_key"])
+            await asyncio.to_thread(
+                client.create_event,
+                name="lgp-anomaly",
+                metadata=incident.to_dict(),
+                level="WARNING",
+                status_message=incident.summary(),
+            )
+        except Exception as exc:  # an event is a courtesy: never fail the alert for it
+            self.lab.warn(f"the Langfuse anomaly event failed: {type(exc).__name__}: {exc}")
 
     def _post_alert(self, url: str, incident: Incident, message: str) -> None:
         body = json.dumps(alert_payload(incident, message)).encode()
