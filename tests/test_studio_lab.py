@@ -69,6 +69,9 @@ from typing_extensions import TypedDict
 class N(TypedDict):
     x: int
 
+class Ctx(TypedDict, total=False):
+    user: str
+
 def bump(s):
     return {"x": s["x"] + 1}
 
@@ -77,7 +80,7 @@ inner.add_node("inner_a", bump)
 inner.add_node("inner_b", bump)
 inner.add_edge(START, "inner_a")
 inner.add_edge("inner_a", "inner_b")
-outer = StateGraph(N)
+outer = StateGraph(N, context_schema=Ctx)
 outer.add_node("prep", bump)
 outer.add_node("sub", inner.compile())
 outer.add_node("check", bump)
@@ -289,5 +292,16 @@ def _drive(page, url: str, token: str, artifacts: Path, expect) -> None:
     expect(nested.locator('.lgp-cluster[data-node="sub"]')).to_have_count(1, timeout=10_000)
     inner = nested.locator('.lgp-node[data-node="sub:inner_b"] text').first
     expect(inner).to_have_text("inner_b")
+    # The run form has fields for the input and the context schemas.
+    nested.locator('.lgp-tab[data-tab="run"]').click()
+    expect(nested.locator('.lgp-pane-run input[data-key="x"]')).to_have_count(1)
+    expect(nested.locator('.lgp-pane-run input[data-key="context.user"]')).to_have_count(1)
+    nested.locator('.lgp-pane-run input[data-key="x"]').fill("1")
+    nested.locator('.lgp-pane-run input[data-key="context.user"]').fill("ada")
+    nested.locator(".lgp-run").click()
+    expect(nested.locator(".lgp-run-head")).to_contain_text("complete", timeout=60_000)
+    nested.locator('.lgp-tab[data-tab="threads"]').click()
+    expect(nested.locator(".lgp-breakpoint")).to_contain_text("Paused before check", timeout=30_000)
+    expect(nested.locator(".lgp-thread-head")).to_contain_text("paused")
     nested.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "subgraph.png"), full_page=True)

@@ -57,6 +57,51 @@ function parseJson(label, text) {
   }
 }
 
+// Form fields from a JSON schema's properties: text, number, checkbox, else JSON.
+function schemaFields(form, props, defaults, prefix) {
+  const fields = [];
+  for (const [key, spec] of Object.entries(props)) {
+    const type = spec.type;
+    const row = h("label", "lgp-field");
+    row.append(h("span", "lgp-key", prefix + key));
+    let input;
+    const initial = defaults && key in defaults ? defaults[key] : spec.default;
+    if (type === "string" || type === "number" || type === "integer") {
+      input = h("input");
+      input.type = type === "string" ? "text" : "number";
+      if (initial !== undefined && initial !== null) input.value = String(initial);
+    } else if (type === "boolean") {
+      input = h("input");
+      input.type = "checkbox";
+      input.checked = !!initial;
+    } else {
+      input = h("textarea");
+      input.rows = 2;
+      input.value = initial !== undefined ? JSON.stringify(initial) : "";
+      input.placeholder = "JSON";
+    }
+    input.dataset.key = prefix + key;
+    row.append(input);
+    form.append(row);
+    fields.push([key, type, input]);
+  }
+  return fields;
+}
+
+// The object the fields hold (empty text and number fields are left out).
+function readFields(fields) {
+  const out = {};
+  for (const [key, type, el] of fields) {
+    if (type === "boolean") out[key] = el.checked;
+    else if (type === "number" || type === "integer") {
+      if (el.value !== "") out[key] = Number(el.value);
+    } else if (type === "string") {
+      if (el.value !== "") out[key] = el.value;
+    } else if (el.value.trim()) out[key] = parseJson(key, el.value);
+  }
+  return out;
+}
+
 function render({ model, el }) {
   el.classList.add("lgp-studio");
   const style = h("style");
@@ -208,7 +253,9 @@ function render({ model, el }) {
     if (!info) return;
     for (const row of threadList.children) row.classList.toggle("lgp-selected", row.dataset.thread === info.thread_id);
     const top = h("div", "lgp-thread-head");
-    top.append(dot(info.status), h("b", "", info.thread_id), h("span", "lgp-muted", ` ${info.status} · ${info.checkpoints} checkpoints`));
+    // A breakpoint leaves no interrupt value: the thread reads idle, yet waits on `next`.
+    const status = info.status === "idle" && thread.next && thread.next.length ? "paused" : info.status;
+    top.append(dot(status), h("b", "", info.thread_id), h("span", "lgp-muted", ` ${status} · ${info.checkpoints} checkpoints`));
     const del = button("Delete thread", "lgp-danger", () => {
       del.replaceWith(confirmBox);
     });
@@ -394,64 +441,35 @@ function render({ model, el }) {
     const form = h("div", "lgp-form");
     let raw = null;
     if (props && (defaults === null || typeof defaults === "object") && !Array.isArray(defaults)) {
-      for (const [key, spec] of Object.entries(props)) {
-        const type = spec.type;
-        const row = h("label", "lgp-field");
-        row.append(h("span", "lgp-key", key));
-        let input;
-        const initial = defaults && key in defaults ? defaults[key] : spec.default;
-        if (type === "string" || type === "number" || type === "integer") {
-          input = h("input");
-          input.type = type === "string" ? "text" : "number";
-          if (initial !== undefined && initial !== null) input.value = String(initial);
-        } else if (type === "boolean") {
-          input = h("input");
-          input.type = "checkbox";
-          input.checked = !!initial;
-        } else {
-          input = h("textarea");
-          input.rows = 2;
-          input.value = initial !== undefined ? JSON.stringify(initial) : "";
-          input.placeholder = "JSON";
-        }
-        input.dataset.key = key;
-        row.append(input);
-        form.append(row);
-        fields.push([key, type, input]);
-      }
+      fields.push(...schemaFields(form, props, defaults, ""));
     } else {
       raw = h("textarea", "lgp-input-json");
       raw.rows = 4;
       raw.value = defaults === undefined ? "" : typeof defaults === "string" ? defaults : JSON.stringify(defaults, null, 2);
       form.append(h("span", "lgp-key", "input (JSON or text)"), raw);
     }
+    const ctxProps = (schemas.context && schemas.context.properties) || null;
+    const ctxBox = h("div", "lgp-form lgp-context-fields");
+    const ctxFields = ctxProps ? schemaFields(ctxBox, ctxProps, null, "context.") : [];
     const ctx = h("textarea", "lgp-context");
     ctx.rows = 2;
-    ctx.placeholder = schemas.context ? "context (JSON)" : "context (JSON, optional)";
+    ctx.placeholder = ctxProps ? "or the whole context as JSON (wins over the fields)" : "context (JSON, optional)";
     const cfg = h("textarea", "lgp-config");
     cfg.rows = 2;
     cfg.placeholder = 'config (JSON): {"configurable": {...}, "tags": [...]}';
     const thread = h("input", "lgp-run-thread");
     thread.placeholder = "thread id (empty: a new thread)";
-    form.append(h("span", "lgp-key", "context"), ctx, h("span", "lgp-key", "config"), cfg, thread);
+    form.append(h("span", "lgp-key", "context"), ctxBox, ctx, h("span", "lgp-key", "config"), cfg, thread);
     const go = button("Run", "lgp-primary lgp-run", () => {
       try {
-        let input;
-        if (raw) {
-          input = raw.value.trim() ? jsonOrText(raw.value) : null;
-        } else {
-          input = {};
-          for (const [key, type, el] of fields) {
-            if (type === "boolean") input[key] = el.checked;
-            else if (type === "number" || type === "integer") {
-              if (el.value !== "") input[key] = Number(el.value);
-            } else if (type === "string") {
-              if (el.value !== "") input[key] = el.value;
-            } else if (el.value.trim()) input[key] = parseJson(key, el.value);
-          }
+        const input = raw ? (raw.value.trim() ? jsonOrText(raw.value) : null) : readFields(fields);
+        let context = parseJson("context", ctx.value);
+        if (context === null && ctxFields.length) {
+          context = readFields(ctxFields);
+          if (!Object.keys(context).length) context = null;
         }
         send({
-          type: "run", input, context: parseJson("context", ctx.value),
+          type: "run", input, context,
           config: parseJson("config", cfg.value), thread_id: thread.value.trim() || null,
         });
         showTab("live");
@@ -495,6 +513,9 @@ function render({ model, el }) {
       box.dataset.node = node;
       box.append(h("b", "", `${node} `), h("span", "lgp-muted", "model output"), h("div", "lgp-token-text", text));
       pane.append(box);
+    }
+    for (const [node, st] of Object.entries(live.nodes || {})) {
+      if (st.status === "running") pane.append(h("div", "lgp-event lgp-ev-running", `${node} running…`));
     }
     const list = h("div", "lgp-events");
     for (const ev of (live.events || []).filter((e) => e.trace_id === run.trace_id)) {
