@@ -64,10 +64,43 @@ workflow = b.compile()
 """
 
 
+SLOWFLOW = """
+import operator
+import time
+from typing import Annotated
+
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+
+class S(TypedDict, total=False):
+    steps: Annotated[list[str], operator.add]
+
+
+def step(name):
+    def node(state):
+        time.sleep(0.6)
+        return {"steps": [name]}
+
+    return node
+
+
+b = StateGraph(S)
+for name in ("a", "b", "c"):
+    b.add_node(name, step(name))
+b.add_edge(START, "a")
+b.add_edge("a", "b")
+b.add_edge("b", "c")
+b.add_edge("c", END)
+workflow = b.compile()
+"""
+
+
 @pytest.fixture
 def replicas(project: Path, postgres_url: str, tmp_path: Path):
     effects = tmp_path / "effects.log"
     write(project / "workflows" / "flow.py", FLOW)
+    write(project / "workflows" / "slowflow.py", SLOWFLOW)
     write(
         project / "config" / "experiment.yaml",
         f"checkpoint:\n  backend: postgres\n  url: {postgres_url}\n  pool_max_size: 6\n"
@@ -77,7 +110,12 @@ def replicas(project: Path, postgres_url: str, tmp_path: Path):
     )
     env = cli_env(LGP_TEST_EFFECTS=str(effects))
     procs = [
-        ServeProcess(project, ["workflows/flow.py"], env, tmp_path / f"replica{i}.log")
+        ServeProcess(
+            project,
+            ["workflows/flow.py", "workflows/slowflow.py"],
+            env,
+            tmp_path / f"replica{i}.log",
+        )
         for i in range(3)
     ]
     try:
@@ -214,3 +252,26 @@ def test_three_replicas_survive_kill_9_under_load(replicas, postgres_url: str) -
     per_run = Counter(run for (run, _node), n in executions.items() if n > 1)
     assert all(n == 1 for n in per_run.values()), per_run
     assert all(n <= 2 for n in executions.values())
+
+
+def test_stream_join_and_cancel_from_another_replica(replicas) -> None:
+    """A run executing on replica 0 is streamed, joined and cancelled through replica 1."""
+    from langgraph_sdk import get_sync_client
+
+    procs, _effects = replicas
+    owner = get_sync_client(url=procs[0].url, api_key=None)
+    other = get_sync_client(url=procs[1].url, api_key=None)
+    thread = owner.threads.create()["thread_id"]
+    run = owner.runs.create(thread, "slowflow", input={"steps": []}, stream_mode=["updates"])
+    parts = list(other.runs.join_stream(thread, run["run_id"], stream_mode=["updates"]))
+    updates = [p.data for p in parts if p.event == "updates"]
+    # The owner notices the request within its poll: the later steps reach the joiner.
+    assert {"c": {"steps": ["c"]}} in updates, parts
+    assert other.runs.join(thread, run["run_id"])["steps"] == ["a", "b", "c"]
+    assert other.runs.get(thread, run["run_id"])["status"] == "success"
+
+    # Cancel through a replica that does not run it: the owner stops it.
+    run = owner.runs.create(thread, "slowflow", input={"steps": []})
+    other.runs.cancel(thread, run["run_id"], wait=True)
+    assert other.runs.get(thread, run["run_id"])["status"] == "interrupted"
+    assert owner.runs.get(thread, run["run_id"])["status"] == "interrupted"

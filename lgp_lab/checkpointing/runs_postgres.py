@@ -208,6 +208,44 @@ class PostgresRunStore:
         )
         return [_owned_row(r) for r in rows]
 
+    async def request_relay(self, run_id: str) -> bool:
+        """Ask the owner of an open run to copy its events here (runtime.run_relay)."""
+        return (
+            await self._db.execute(
+                "UPDATE lgp_runs SET relay = true WHERE run_id = %s "
+                "AND status IN ('pending', 'running') AND NOT relay",
+                (run_id,),
+            )
+            > 0
+        )
+
+    async def relay_requests(self, owner: str) -> list[str]:
+        """``owner``'s open runs whose events another replica asked for."""
+        rows = await self._db.fetch(
+            "SELECT run_id FROM lgp_runs WHERE owner = %s AND relay "
+            "AND status IN ('pending', 'running')",
+            (owner,),
+        )
+        return [r[0] for r in rows]
+
+    async def put_events(self, run_id: str, events: list[tuple[int, str, bytes]]) -> None:
+        """Append relayed events ``(seq, event, data)`` of a run, in order."""
+        if not events:
+            return
+        async with self._db.transaction() as cur:
+            await cur.executemany(
+                "INSERT INTO lgp_run_events (run_id, seq, event, data) VALUES (%s, %s, %s, %s)",
+                [(run_id, seq, event, data) for seq, event, data in events],
+            )
+
+    async def events_after(self, run_id: str, after: int) -> list[tuple[int, str, bytes]]:
+        """Relayed events of a run after event ``after`` (0: from the first), in order."""
+        return await self._db.fetch(
+            "SELECT id, event, data FROM lgp_run_events WHERE run_id = %s AND id > %s "
+            "ORDER BY id LIMIT 1000",
+            (run_id, after),
+        )
+
     async def run_checkpointed(self, thread_id: str, run_id: str) -> bool:
         """Whether the run wrote any checkpoint to its thread (it had started)."""
         rows = await self._db.fetch(

@@ -200,6 +200,10 @@ class SqliteRunStore:
         )
         return bool(rows)
 
+    async def relay_requests(self, owner: str) -> list[str]:
+        """Runs whose events another process asked for (none: one process runs them)."""
+        return []
+
     async def request_cancel(self, run_id: str, action: str) -> bool:
         """Ask the owner of an open run to cancel it (its process polls; not here)."""
         return False

@@ -170,6 +170,21 @@ POSTGRES_MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "WHERE status = 'running'",
         ),
     ),
+    (
+        "streams joined from another replica: relay requests and relayed events",
+        (
+            "ALTER TABLE lgp_runs ADD COLUMN IF NOT EXISTS relay BOOLEAN NOT NULL DEFAULT false",
+            """
+            CREATE TABLE IF NOT EXISTS lgp_run_events (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES lgp_runs (run_id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                event TEXT NOT NULL,
+                data BYTEA NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS lgp_run_events_run ON lgp_run_events (run_id, id)",
+        ),
+    ),
 ]
 
 # SQLite's tables are made by their stores; this is the version they amount to.

@@ -5,7 +5,8 @@ Every run row names its owner — this process, ``host:pid:token`` — and carri
 contract on the engine loop:
 
 - it renews the leases of its open runs every third of a lease, and picks up cancel
-  requests other replicas wrote for them (a distributed backend only: PostgreSQL);
+  and stream-relay requests other replicas wrote for them (a distributed backend
+  only: PostgreSQL);
 - it adopts open runs whose owner is gone — on this machine as soon as the process is
   gone, elsewhere when the lease has run out — and hands them to the runs subsystem,
   which resumes each from its last checkpoint (completed nodes are not run again);
@@ -65,6 +66,7 @@ class Ownership:
         adopt: Called with each adopted row and whether it had started; schedules it.
         owned: The run ids this process holds open now.
         cancel: Called with ``(run_id, action)`` for each cancel request found.
+        relay: Called with each run id whose events another replica asked for.
         warn: Where notes go (``Resuming from checkpoint: <thread>``).
     """
 
@@ -77,6 +79,7 @@ class Ownership:
         adopt: Callable[[dict[str, Any]], Awaitable[None]],
         owned: Callable[[], list[str]],
         cancel: Callable[[str, str], None],
+        relay: Callable[[str], None],
         warn: Callable[[str], None],
     ) -> None:
         self.store = store
@@ -85,6 +88,7 @@ class Ownership:
         self._adopt = adopt
         self._owned = owned
         self._cancel = cancel
+        self._relay = relay
         self._warn = warn
         self._task: asyncio.Task[None] | None = None
         self._host = socket.gethostname()
@@ -176,6 +180,8 @@ class Ownership:
                         requests = await self.store.cancel_requests(self.owner)
                     for run_id, action in requests.items():
                         self._cancel(run_id, action)
+                    for run_id in await self.store.relay_requests(self.owner):
+                        self._relay(run_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a database hiccup: try again next round

@@ -37,6 +37,7 @@ from lgp_lab.runtime import run_requests as checks
 from lgp_lab.runtime.jsonable import to_jsonable
 from lgp_lab.runtime.run_events import RunEmitter, encode_event
 from lgp_lab.runtime.run_owner import Ownership, new_owner_id
+from lgp_lab.runtime.run_relay import follow, relay
 from lgp_lab.runtime.run_requests import MULTITASK_STRATEGIES, STREAM_MODES
 
 __all__ = [
@@ -177,6 +178,7 @@ class _Live:
         self.values: Any = None
         self.waiting = False  # it stopped at an interrupt()
         self.recording: asyncio.Task[None] | None = None  # a cancelled queued run's write
+        self.relaying = False  # its events are copied for a replica joining its stream
         self.finished_at = 0.0
 
     @property
@@ -246,6 +248,7 @@ class Runs:
         self._closing = False
         self.owner = new_owner_id()
         self._ownership: Ownership | None = None
+        self._relays: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ store
 
@@ -262,7 +265,7 @@ class Runs:
                 self._ownership = Ownership(
                     store, self.owner, self._lab.config.runs,
                     adopt=self._adopt, owned=self._owned, cancel=self._remote_cancel,
-                    warn=self._lab.warn,
+                    relay=self._start_relay, warn=self._lab.warn,
                 )  # fmt: skip
                 if not self._closing:
                     self._ownership.start()
@@ -1120,6 +1123,17 @@ class Runs:
     def _owned(self) -> list[str]:
         return [run_id for run_id, live in self._live.items() if not live.finished]
 
+    def _start_relay(self, run_id: str) -> None:
+        """Copy a run's events to the database for a replica that joins its stream."""
+        live = self._live.get(run_id)
+        if live is None or live.finished or live.relaying or self._store is None:
+            return
+        live.relaying = True
+        live.subscribers += 1  # buffer its events from now on
+        task = asyncio.get_running_loop().create_task(relay(self._store, live))
+        self._relays.add(task)
+        task.add_done_callback(self._relays.discard)
+
     def _remote_cancel(self, run_id: str, action: str) -> None:
         live = self._live.get(run_id)
         if live is not None and not live.finished:
@@ -1222,17 +1236,14 @@ class Runs:
     async def _follow_remote(
         self, run: Run, heartbeat_s: float | None
     ) -> AsyncIterator[tuple[str, str, bytes]]:
-        waiter = asyncio.ensure_future(self._await_remote(run.thread_id, run.run_id))
-        try:
-            while True:
-                done, _ = await asyncio.wait({waiter}, timeout=heartbeat_s)
-                if done:
-                    break
-                yield "", "", b""
-            ended = waiter.result()
-        finally:
-            waiter.cancel()
-        yield "1", "values", encode_event(await self._thread_values(ended.thread_id))
+        store = await self.astore()
+
+        async def finished() -> bool:
+            row = await store.get(run.thread_id, run.run_id)
+            return row is None or row["status"] not in _ACTIVE
+
+        async for item in follow(store, run.run_id, finished=finished, heartbeat_s=heartbeat_s):
+            yield item
 
     # ------------------------------------------------------------------ threads
 
