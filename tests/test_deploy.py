@@ -123,6 +123,17 @@ def test_rolling_update_under_load_and_rollback(deploy_project: tuple[Path, dict
                  f"✅ Deployed: {url} (rel-0001)"):  # fmt: skip
         assert line in first.stderr
     assert _invoke(url) == "v1:x"
+    # The official SDK through a replica (its app runs on the Lab's engine loop, bridged
+    # from uvicorn's): a thread, a waited run and a streamed one.
+    from langgraph_sdk import get_sync_client
+
+    with get_sync_client(url=url, api_key=KEY) as sdk:
+        thread = sdk.threads.create()
+        done = sdk.runs.wait(thread["thread_id"], "flow", input={"input": "sdk"})
+        assert done["output"] == "v1:sdk"
+        chunks = list(sdk.runs.stream(None, "flow", input={"input": "s"}, stream_mode="values"))
+        values = [c.data for c in chunks if c.event == "values"]
+        assert values[-1] == {"input": "s", "output": "v1:s"}, chunks
     # Both replicas answer (two processes share the socket).
     pids = {httpx.get(f"{url}/release", timeout=10).json()["pid"] for _ in range(40)}
     assert len(pids) == 2
