@@ -11,6 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -269,3 +270,53 @@ def test_a_bad_release_is_rolled_back_on_every_replica(deploy_project: tuple[Pat
     assert incident["incident_id"] in hook.bodies[0]["text"]
     listed = run_cli("releases", cwd=root, env=env).stdout
     assert "automatic rollback to rel-0001: flow v1 error rate over the threshold" in listed
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A Lab on each backend (a SQLite file, or a fresh database on the real server)."""
+    from lgp_lab import Lab
+    from lgp_lab.config import LabConfig
+
+    checkpoint: dict[str, object] = {"path": str(tmp_path / "db.sqlite")}
+    if request.param == "postgres":
+        checkpoint = {"backend": "postgres", "url": request.getfixturevalue("postgres_url")}
+    config = LabConfig.model_validate({"checkpoint": checkpoint, "environment": "production"})
+    with Lab(config=config.with_root(tmp_path), console=False) as lab:
+        yield lab
+
+
+def test_release_and_incident_stores_on_both_backends(backend_lab: Any) -> None:
+    """One conformance test for the two tables this issue adds, on every backend."""
+    from lgp_lab.promotion.incidents import Incident, incident_store_for
+    from lgp_lab.promotion.releases import Release, ReleaseStore, content_hash
+
+    lab = backend_lab
+
+    async def scenario() -> None:
+        saver = await lab.acheckpointer()
+        releases = ReleaseStore(saver)
+        files = {"workflows/a.py": "x = 1\n", "config/production.yaml": "{}\n"}
+        made = []
+        for env in ("production", "production", "hosted"):
+            release = Release("", env, content_hash(files), files, ["a"], "local")
+            made.append((await releases.add(release)).release_id)
+        assert made == ["rel-0001", "rel-0002", "rel-0001"]  # numbered per environment
+        listed = await releases.list("production")
+        assert [r.release_id for r in listed] == ["rel-0002", "rel-0001"]
+        got = await releases.get("production", "rel-0001")
+        assert got is not None and got.files == files and got.workflows == ["a"]
+        assert await releases.get("production", "rel-0404") is None
+
+        incidents = incident_store_for(saver)
+        first = await incidents.add(Incident("", "a", 2, 0.12, 0.1, 60, 50, 6, "alerted"))
+        second = await incidents.add(Incident("", "b", 3, 0.5, 0.1, 60, 20, 10, "alerted"))
+        year = first.created_at[:4]
+        assert (first.incident_id, second.incident_id) == (f"INC-{year}-001", f"INC-{year}-002")
+        first.rate_after = 0.0
+        await incidents.update(first)
+        stored = await incidents.list(workflow="a")
+        assert [(i.incident_id, i.rate_after) for i in stored] == [(first.incident_id, 0.0)]
+        assert [i.workflow for i in await incidents.list()] == ["b", "a"]
+
+    lab.engine.call(scenario())
