@@ -99,7 +99,13 @@ class IncidentStore:
         if self._postgres:
             from lgp_lab.checkpointing.postgres import PgDb
 
-            await PgDb(self.saver).execute(_SCHEMA)
+            try:
+                await PgDb(self.saver).execute(_SCHEMA)
+            except Exception as exc:
+                # Two replicas creating it at once: PostgreSQL's IF NOT EXISTS is not
+                # atomic (a duplicate pg_type row); the other one made it.
+                if "duplicate" not in str(exc).lower() and "exists" not in str(exc).lower():
+                    raise
         else:
             from lgp_lab.checkpointing._sqlite_calls import write
 

@@ -190,7 +190,14 @@ class ReleaseStore:
     async def _run(self, query: str, params: tuple[Any, ...] = (), *, fetch: bool = False) -> Any:
         if not self._ready:
             self._ready = True
-            await self._run(_SCHEMA)
+            try:
+                await self._run(_SCHEMA)
+            except Exception as exc:
+                # Created by another process at the same moment (PostgreSQL's IF NOT
+                # EXISTS is not atomic): the table is there.
+                if "duplicate" not in str(exc).lower() and "exists" not in str(exc).lower():
+                    self._ready = False
+                    raise
         if self._postgres:
             from lgp_lab.checkpointing.postgres import PgDb
 
