@@ -685,8 +685,11 @@ def test_interrupt_before_and_heartbeats(server, monkeypatch: pytest.MonkeyPatch
         paused = await client.runs.wait(tid, "lists", input={"items": []}, interrupt_before=["b"])
         assert paused == {"items": ["a"]}
         assert (await client.threads.get_state(tid))["next"] == ["b"]
+        # As on the Agent Server: the run succeeded, the thread waits at the breakpoint.
+        assert (await client.threads.get(tid))["status"] == "interrupted"
         done = await client.runs.wait(tid, "lists", input=None)  # None continues the thread
         assert done == {"items": ["a", "b", "c"]}
+        assert (await client.threads.get(tid))["status"] == "idle"
 
     run(main())
 

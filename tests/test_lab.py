@@ -351,3 +351,50 @@ def test_concurrent_runs_on_one_thread_queue_instead_of_forking(lab: Lab, projec
     lab.engine.call(many())
     final = lab.sessions.state("shared")["items"]
     assert sorted(final) == sorted(f"i{n}" for n in range(24))  # none lost to a fork
+
+
+def test_a_static_breakpoint_is_an_interrupted_run(lab, project) -> None:
+    """A graph compiled with ``interrupt_before`` stops there as in LangGraph (state up to
+    the breakpoint, ``next`` set); the run reads ``interrupted``, and ``None`` continues."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    write(
+        project / "workflows" / "paused.py",
+        """
+        import operator
+        from typing import Annotated
+
+        from langgraph.graph import END, START, StateGraph
+        from typing_extensions import TypedDict
+
+
+        class S(TypedDict, total=False):
+            items: Annotated[list[str], operator.add]
+
+
+        b = StateGraph(S)
+        b.add_node("a", lambda s: {"items": ["a"]})
+        b.add_node("b", lambda s: {"items": ["b"]})
+        b.add_edge(START, "a")
+        b.add_edge("a", "b")
+        b.add_edge("b", END)
+        builder = b
+        workflow = b.compile(interrupt_before=["b"])
+        """,
+    )
+    first = lab.run("workflows/paused.py", {"items": []}, thread_id="bp")
+    assert first.status == "interrupted" and first.interrupts == []
+    assert first.state == {"items": ["a"]}
+    # The oracle: plain LangGraph stops at the same place with the same state.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("paused_oracle", project / "workflows/paused.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    plain = module.builder.compile(checkpointer=InMemorySaver(), interrupt_before=["b"])
+    conf = {"configurable": {"thread_id": "x"}}
+    assert plain.invoke({"items": []}, conf) == first.state
+    assert plain.get_state(conf).next == ("b",)
+    second = lab.run("workflows/paused.py", None, thread_id="bp")
+    assert second.status == "complete"
+    assert second.state == plain.invoke(None, conf) == {"items": ["a", "b"]}

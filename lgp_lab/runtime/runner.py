@@ -219,7 +219,8 @@ async def _drive_graph(
                     tracing.node_end(trace, chunk["id"], chunk.get("result"), chunk.get("error"))
                 else:
                     tracing.node_start(trace, chunk["id"], chunk["name"], chunk.get("input"))
-        status = "interrupted" if interrupts else "complete"
+        paused = not interrupts and await stopped_at_breakpoint(graph, config)
+        status = "interrupted" if interrupts or paused else "complete"
     except Exception as exc:
         failure = run_error(exc, workflow.name, thread_id)
         error = failure.message
@@ -246,7 +247,7 @@ async def _drive_graph(
         state["__interrupt__"] = interrupts
     result = _result(
         workflow, version, thread_id, capture.checkpoint_id, state, duration, environment,
-        new_thread, trace,
+        new_thread, trace, paused=status == "interrupted",
     )  # fmt: skip
     if trace is not None:
         tracing.end(
@@ -257,6 +258,22 @@ async def _drive_graph(
             duration_ms=duration * 1000,
         )
     yield "end", result
+
+
+async def stopped_at_breakpoint(graph: Any, config: dict[str, Any]) -> bool:
+    """Whether a run that raised no ``interrupt()`` stopped at a static breakpoint
+    (``interrupt_before/after``): LangGraph streams nothing for those; the thread then has
+    tasks left (``next``). Read only for graphs or runs that set breakpoints."""
+    if not (
+        getattr(graph, "interrupt_before_nodes", None)
+        or getattr(graph, "interrupt_after_nodes", None)
+        or config.get("_lgp_breakpoints")
+    ):
+        return False
+    configurable = {**config.get("configurable", {}), "checkpoint_id": None}
+    read = {k: v for k, v in config.items() if k != "_lgp_breakpoints"}
+    state = await graph.aget_state({**read, "configurable": configurable})
+    return bool(state.next)
 
 
 def _trace_input(payload: Any) -> Any:
@@ -275,6 +292,8 @@ def _result(
     environment: str,
     new_thread: bool,
     trace: Any = None,
+    *,
+    paused: bool = False,
 ) -> RunResult:
     state = dict(values) if isinstance(values, dict) else {"output": values}
     interrupts = state.pop("__interrupt__", None) or []
@@ -285,7 +304,7 @@ def _result(
         checkpoint_id=checkpoint_id,
         state=state,
         duration_s=duration,
-        status="interrupted" if interrupts else "complete",
+        status="interrupted" if interrupts or paused else "complete",
         interrupts=[getattr(i, "value", i) for i in interrupts],
         environment=environment,
         new_thread=new_thread,

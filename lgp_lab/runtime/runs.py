@@ -821,7 +821,7 @@ class Runs:
             # As the Agent Server: a run that stops at interrupt() succeeded; its thread
             # is the one `interrupted` (waiting for a Command(resume=...)).
             status = "success"
-            live.waiting = bool(interrupts)
+            live.waiting = live.waiting or bool(interrupts)
             result = _final_values(live.values, interrupts)
         except asyncio.CancelledError:
             status = "interrupted"
@@ -945,7 +945,12 @@ class Runs:
         from lgp_lab.checkpointing.sqlite import RunCapture, current_run
         from lgp_lab.runtime.context import run_recorder
         from lgp_lab.runtime.inputs import default_context
-        from lgp_lab.runtime.runner import _result, check_payload, run_error
+        from lgp_lab.runtime.runner import (
+            _result,
+            check_payload,
+            run_error,
+            stopped_at_breakpoint,
+        )
 
         lab = self._lab
         request = live.request
@@ -1019,7 +1024,14 @@ class Runs:
             else:
                 async for item in graph.astream(payload, config, **options):
                     emitter.chunk(item)
-            status = "interrupted" if emitter.interrupts else "complete"
+            paused = not emitter.interrupts and await stopped_at_breakpoint(
+                graph,
+                {**config, "_lgp_breakpoints": bool(
+                    request.interrupt_before or request.interrupt_after
+                )},
+            )  # fmt: skip
+            live.waiting = paused  # the thread waits to be continued, as on interrupt()
+            status = "interrupted" if emitter.interrupts or paused else "complete"
         except asyncio.CancelledError:
             status, error = "cancelled", "cancelled"
             raise
@@ -1042,7 +1054,7 @@ class Runs:
             state["__interrupt__"] = emitter.interrupts
         result = _result(
             workflow, version, thread_id, capture.checkpoint_id, state, duration,
-            lab.environment, False, trace,
+            lab.environment, False, trace, paused=status == "interrupted",
         )  # fmt: skip
         if trace is not None:
             tracing.end(

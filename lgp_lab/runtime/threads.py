@@ -409,16 +409,18 @@ def _candidate(
 def _status(candidate: dict[str, Any], from_checkpoints: str) -> str:
     """The thread's status: a run's ``busy`` (queued or in flight) outranks what the
     checkpoints say, unless the process that set it is gone (a restarted kernel); a run's
-    ``error`` recorded after the latest checkpoint (it failed before writing one) too;
-    else the checkpoints decide."""
+    ``error`` recorded after the latest checkpoint (it failed before writing one) too, and
+    its ``interrupted`` at a static breakpoint; else the checkpoints decide."""
     recorded = candidate["record_status"]
     if recorded == "busy" and not _gone(candidate["record_owner"]):
         return "busy"
-    if recorded == "error" and from_checkpoints == "idle":
+    # A run's `error`, or `interrupted` at a static breakpoint (interrupt_before/after:
+    # no interrupt write, only tasks left), recorded after the latest checkpoint.
+    if recorded in ("error", "interrupted") and from_checkpoints == "idle":
         latest = checkpoint_time(candidate["last_checkpoint_id"])
         stamped = candidate["record_updated_at"]
         if stamped is not None and (latest is None or stamped > latest.timestamp()):
-            return "error"
+            return recorded
     return from_checkpoints
 
 
