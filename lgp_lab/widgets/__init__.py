@@ -1,4 +1,4 @@
-"""Notebook widgets: a session explorer and a trace viewer (ipywidgets).
+"""Notebook widgets: the studio (anywidget), a session explorer and a trace viewer.
 
 They read through the Lab's ``sessions`` and ``traces`` APIs only; no database access of
 their own.
@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lgp_lab.widgets.sessions import SessionExplorer
+    from lgp_lab.widgets.studio import Studio
     from lgp_lab.widgets.traces import TraceViewer
 
-__all__ = ["SessionExplorer", "TraceViewer"]
+__all__ = ["SessionExplorer", "Studio", "TraceViewer"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from lgp_lab.widgets.sessions import SessionExplorer
 
         return SessionExplorer
+    if name == "Studio":
+        from lgp_lab.widgets.studio import Studio
+
+        return Studio
     if name == "TraceViewer":
         from lgp_lab.widgets.traces import TraceViewer
 
