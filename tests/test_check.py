@@ -344,3 +344,26 @@ def test_imports_and_prints_in_async_nodes_are_not_blocking_calls(clean_project:
         report = run_gate(lab, [str(flow)], inputs=[{"input": "x"}])
     [result] = _by_check(report, "blocking-io")
     assert result.status == "pass", str(report)
+
+
+def test_parity_against_a_running_server_by_url(clean_project: Path) -> None:
+    from lgp_lab.config import load_config
+    from lgp_lab.server.background import start_server
+
+    served_config = load_config("experiment", clean_project)
+    served_config.server.api_key = GOOD_KEY
+    with Lab(config=served_config, console=False) as server_lab:
+        handle = start_server(server_lab, ["workflows/shout.py"], port=0)
+        try:
+            with Lab(root=clean_project, console=False) as lab:
+                lab.run("workflows/shout.py", {"input": "hey"}, thread_id="nb-url")
+                ok = run_gate(lab, ["workflows/shout.py"], threads=["nb-url"], url=handle.url,
+                              api_key=GOOD_KEY)  # fmt: skip
+                denied = run_gate(lab, ["workflows/shout.py"], threads=["nb-url"],
+                                  url=handle.url, api_key="wrong")  # fmt: skip
+        finally:
+            handle.stop()
+    assert _by_check(ok, "parity")[0].status == "pass", str(ok)
+    [result] = _by_check(denied, "parity")
+    assert result.status == "fail" and "HTTP 401" in result.summary
+    assert "--api-key" in result.fix

@@ -104,8 +104,7 @@ def _check_thread(lab: Any, thread_id: str, target: ReplayTarget) -> CheckResult
             return CheckResult(
                 "parity", "fail", f"thread {thread_id!r}: input {index}/{len(inputs)} "
                 f"failed on the served app (HTTP {status}: {error})",
-                "run the same input with `lgp-lab run` in the target environment and fix "
-                "what differs from the notebook", workflow,
+                _http_fix(status, target), workflow,
             )  # fmt: skip
         got = body.get("result") if isinstance(body, dict) else None
     actual = normalize_state(got)
@@ -121,6 +120,19 @@ def _check_thread(lab: Any, thread_id: str, target: ReplayTarget) -> CheckResult
         "re-run the thread on the current files, or find what the kernel had "
         "(a variable, an env var, an edited module) that the files do not", workflow,
     )  # fmt: skip
+
+
+def _http_fix(status: int, target: ReplayTarget) -> str:
+    if status == 0:
+        return f"start the server at {target.url}, or pass the right --url"
+    if status in (401, 403):
+        return "pass the server's API key with --api-key (or LGP_CHECK_API_KEY)"
+    if status == 404:
+        return "serve this workflow there (lgp-lab serve WORKFLOW), or check --url"
+    return (
+        "run the same input with `lgp-lab run` in the target environment and fix what "
+        "differs from the notebook"
+    )
 
 
 def _first_difference(expected: Any, actual: Any, path: str = "state") -> str:
