@@ -67,6 +67,37 @@ class EngineBridge:
                 return
 
 
+_DRAIN_S = 0.5
+
+
+def _drain_before_shutdown() -> None:
+    """Make this worker's uvicorn stop accepting, then wait ``_DRAIN_S``, before it closes
+    its idle connections.
+
+    uvicorn's shutdown closes every connection with no request in progress right after
+    closing its listener. A connection it accepted a moment before, whose request bytes
+    it has not read yet, counts as idle: the client sees the connection dropped with no
+    response (``RemoteProtocolError``, about 1 request in 300 during a roll here). With
+    the pause, such a request is read and answered (with ``Connection: close``), and the
+    other replicas take the new connections. The patch is on the class, made when the
+    worker loads this app (before any shutdown), in the worker process only.
+    """
+    from uvicorn.server import Server
+
+    original = Server.shutdown
+    if getattr(original, "_lgp_drains", False):
+        return
+
+    async def shutdown(self: Any, sockets: Any = None) -> None:
+        for server in self.servers:
+            server.close()  # stop accepting; uvicorn's own shutdown closes again (a no-op)
+        await asyncio.sleep(_DRAIN_S)
+        await original(self, sockets)
+
+    shutdown._lgp_drains = True  # type: ignore[attr-defined]
+    Server.shutdown = shutdown  # type: ignore[method-assign]
+
+
 def create() -> EngineBridge:
     """Build one replica's app from the current release (uvicorn calls this per worker).
 
@@ -75,6 +106,7 @@ def create() -> EngineBridge:
             required, or the database does not answer (the replica never starts, so a
             roll stops and the old replicas keep serving).
     """
+    _drain_before_shutdown()
     from lgp_lab.lab import Lab
     from lgp_lab.server.app import create_app
     from lgp_lab.server.metrics import readiness
