@@ -352,6 +352,39 @@ async def _history(db: Db, thread_id: str) -> list[Any]:
     return [s async for s in graph.aget_state_history({"configurable": {"thread_id": thread_id}})]
 
 
+def test_thread_search_through_the_domain_is_jsonb_containment(
+    backend_config: str, project: Path
+) -> None:
+    """Whatever the store decides in SQL, ThreadRecords answers alike on both."""
+    from lgp_lab import Lab
+    from lgp_lab.runtime.threads import assistant_id_for
+
+    with Lab(root=project) as lab:
+        records = lab.thread_records
+        records.create("t-int", metadata={"n": 1, "tags": ["a", "b"], "who": {"id": 7, "x": 1}})
+        records.create("t-str", metadata={"n": "1", "ok": True, "tags": ["b"]})
+        records.create("t-null", metadata={"n": None})
+        lab.run("basic_workflow", {"input": "hi"}, thread_id="t-run")
+
+        def ids(**filters: Any) -> list[str]:
+            return sorted(t["thread_id"] for t in records.search(limit=100, **filters))
+
+        assert ids(metadata={"n": 1}) == ["t-int"]
+        assert ids(metadata={"n": None}) == ["t-null"]
+        assert ids(metadata={"tags": ["b"]}) == ["t-int", "t-str"]
+        assert ids(metadata={"who": {"id": 7}}) == ["t-int"]
+        assert ids(metadata={"graph_id": "basic_workflow"}) == ["t-run"]
+        aid = assistant_id_for("basic_workflow")
+        assert ids(metadata={"assistant_id": aid}) == ["t-run"]
+        assert ids(values={"input": "hi"}) == ["t-run"]
+        assert ids(status="idle") == ["t-int", "t-null", "t-run", "t-str"]
+        assert records.count(metadata={"tags": ["b"]}) == 2
+        assert records.count(metadata={"assistant_id": aid}) == 1
+        assert records.count() == 4
+        page = records.search(sort_by="thread_id", sort_order="asc", limit=2, offset=1)
+        assert [t["thread_id"] for t in page] == ["t-null", "t-run"]
+
+
 # ---------------------------------------------------------------------- assistants
 
 
