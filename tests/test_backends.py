@@ -675,5 +675,17 @@ def test_official_sdk_against_lgp_lab_serve(
     assert client.store.get_item(["prefs", "ann"], "color")["value"] == {"v": "green"}
     listed = client.store.search_items(["prefs"])
     assert [i["key"] for i in listed["items"]] == ["color"]
+    copied = client.threads.copy(tid)
+    assert client.threads.get_state(copied["thread_id"])["values"] == state["values"]
+    updated = client.threads.update(tid, metadata={"team": "x"})
+    assert updated["metadata"]["user"] == "ann" and updated["metadata"]["team"] == "x"
+    custom = client.assistants.create("basic_workflow", name="terse", metadata={"v": 1})
+    client.assistants.update(custom["assistant_id"], metadata={"v": 2})
+    versions = client.assistants.get_versions(custom["assistant_id"])
+    assert [v["version"] for v in versions] == [2, 1]
+    third = client.runs.wait(tid, custom["assistant_id"], input={"input": "hello"})
+    assert "hello" in str(third["output"])
     client.threads.delete(tid)
-    assert client.threads.search(metadata={"user": "ann"}) == []
+    left = client.threads.search(metadata={"user": "ann"})
+    assert [t["thread_id"] for t in left] == [copied["thread_id"]]  # the copy stays
+    assert _runs_in_database(backend_config, project, request) == 0  # its runs went with it
