@@ -270,6 +270,20 @@ def test_stream_join_and_cancel_from_another_replica(replicas) -> None:
     assert other.runs.join(thread, run["run_id"])["steps"] == ["a", "b", "c"]
     assert other.runs.get(thread, run["run_id"])["status"] == "success"
 
+    # The multitask strategies see the run on the other replica.
+    import httpx
+
+    busy = owner.runs.create(thread, "slowflow", input={"steps": []})
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        other.runs.create(thread, "slowflow", input={"steps": []}, multitask_strategy="reject")
+    assert refused.value.response.status_code == 409
+    newer = other.runs.create(
+        thread, "slowflow", input={"steps": []}, multitask_strategy="interrupt"
+    )
+    assert other.runs.join(thread, newer["run_id"])["steps"][-3:] == ["a", "b", "c"]
+    assert owner.runs.get(thread, busy["run_id"])["status"] == "interrupted"
+    assert other.runs.get(thread, newer["run_id"])["status"] == "success"
+
     # Cancel through a replica that does not run it: the owner stops it.
     run = owner.runs.create(thread, "slowflow", input={"steps": []})
     other.runs.cancel(thread, run["run_id"], wait=True)
