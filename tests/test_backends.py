@@ -530,6 +530,39 @@ def test_schema_is_versioned_and_upgrade_is_idempotent(db: Db) -> None:
     db.run(schema.upgrade(db.saver))
     assert db.run(schema.schema_version(db.saver)) == latest
     assert db.run(schema.upgrade(db.saver)) == (latest, latest)
+    # every table we own is there, with the rows of the version table to say so
+    tables = ("lgp_runs", "lgp_threads", "lgp_assistants", "lgp_assistant_versions",
+              "lgp_traces", "lgp_spans", "lgp_releases", "lgp_incidents")  # fmt: skip
+    for table in tables:
+        assert db.run(_count(db, table)) == 0, table
+    assert db.run(_count(db, schema.SCHEMA_TABLE)) == latest
+
+    # a database one version behind gets the last migration, and only that
+    db.run(_sql(db, f"DELETE FROM {schema.SCHEMA_TABLE} WHERE v = {latest}"))
+    db.run(_sql(db, "DROP TABLE lgp_incidents"))
+    assert db.run(schema.upgrade(db.saver)) == (latest - 1, latest)
+    assert db.run(_count(db, "lgp_incidents")) == 0
+
+
+async def _sql(db: Db, statement: str) -> list[tuple[Any, ...]]:
+    """One statement on the backend's own connection (tuple rows)."""
+    if db.config.checkpoint.backend == "postgres":
+        from lgp_lab.checkpointing.postgres import PgDb
+
+        pg = PgDb(db.saver)
+        if statement.startswith("SELECT"):
+            return await pg.fetch(statement)
+        await pg.execute(statement)
+        return []
+    async with db.saver.lock:
+        async with db.saver.conn.execute(statement) as cur:
+            rows = list(await cur.fetchall())
+        await db.saver.conn.commit()
+    return rows
+
+
+async def _count(db: Db, table: str) -> int:
+    return int((await _sql(db, f"SELECT COUNT(*) FROM {table}"))[0][0])
 
 
 # ---------------------------------------------------------------------- end to end

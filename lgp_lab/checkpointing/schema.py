@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "POSTGRES_MIGRATIONS",
     "SCHEMA_TABLE",
+    "SQLITE_MIGRATIONS",
     "SQLITE_VERSION",
     "advisory_lock",
     "schema_version",
@@ -42,6 +43,28 @@ CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (
     description TEXT NOT NULL,
     applied_at {{now_type}} NOT NULL DEFAULT {{now}}
 )"""
+
+# Releases and incidents (lgp_lab.promotion): the same DDL as the stores there create on
+# first use, on both backends, so an upgraded database has them before the first deploy.
+_PROMOTION_TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS lgp_releases (
+        release_id TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (environment, release_id)
+    )""",
+    """
+    CREATE TABLE IF NOT EXISTS lgp_incidents (
+        incident_id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        workflow TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+)
 
 # Each entry: (description, statements). Position + 1 is the version number.
 POSTGRES_MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
@@ -185,10 +208,16 @@ POSTGRES_MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "CREATE INDEX IF NOT EXISTS lgp_run_events_run ON lgp_run_events (run_id, id)",
         ),
     ),
+    ("releases and incidents", _PROMOTION_TABLES),
 ]
 
-# SQLite's tables are made by their stores; this is the version they amount to.
-SQLITE_VERSION = 1
+# SQLite: version 1 is what the stores create on first use (their set-ups run it);
+# later entries are statements, as on PostgreSQL.
+SQLITE_MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
+    ("runs, threads, assistants and traces", ()),
+    ("releases and incidents", _PROMOTION_TABLES),
+]
+SQLITE_VERSION = len(SQLITE_MIGRATIONS)
 
 
 async def upgrade_postgres(conn: Any) -> tuple[int, int]:
@@ -265,15 +294,20 @@ async def upgrade_sqlite(saver: Any) -> tuple[int, int]:
         await saver.conn.execute(_VERSION_TABLE.format(now_type="TEXT", now="CURRENT_TIMESTAMP"))
         await saver.conn.commit()
     before = await _sqlite_version(saver)
+    # The stores' own set-ups (idempotent: they also add columns newer code needs).
     await SqliteRunStore(saver)._setup()
     await SqliteThreadStore(saver).setup()
     await SqliteAssistantStore(saver).setup()
     await LocalTraceStore(saver.conn, saver.lock).setup()
-    if before < SQLITE_VERSION:
+    for number, (description, statements) in enumerate(SQLITE_MIGRATIONS, start=1):
+        if number <= before:
+            continue
         async with saver.lock:
+            for statement in statements:
+                await saver.conn.execute(statement)
             await saver.conn.execute(
                 f"INSERT OR IGNORE INTO {SCHEMA_TABLE} (v, description) VALUES (?, ?)",
-                (SQLITE_VERSION, "runs, threads, assistants and traces"),
+                (number, description),
             )
             await saver.conn.commit()
     return before, SQLITE_VERSION
