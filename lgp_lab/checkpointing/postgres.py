@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ def describe_url(url: str) -> str:
     return f"{user + '@' if user else ''}{where}/{info.get('dbname') or user or '(default)'}"
 
 
+@functools.cache  # one class, made on first use (its base needs psycopg)
 def _saver_class() -> type:
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
