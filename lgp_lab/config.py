@@ -120,6 +120,11 @@ class CheckpointConfig(_Section):
                     f"checkpoint.url must be a postgresql:// URL, got a {scheme}:// one; "
                     "write postgresql://user:password@host:5432/dbname"
                 )
+            if scheme is None and self.url.strip() and "=" not in self.url:
+                raise ValueError(
+                    "checkpoint.url is neither a postgresql:// URL nor key=value settings; "
+                    "write postgresql://user:password@host:5432/dbname"
+                )
         if self.pool_min_size > self.pool_max_size:
             raise ValueError(
                 f"checkpoint.pool_min_size ({self.pool_min_size}) is larger than "
@@ -612,6 +617,8 @@ def _config_error(path: Path, exc: ValidationError) -> ConfigError:
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")  # greedy: a raw "@" in a password
+# user:password@ without a scheme before it (a mistyped "postgresql//user:pw@host").
+_BARE_PASSWORD = re.compile(r"((?:^|[\s\"'/])[\w.%+-]+:)[^\s@/*][^\s@]*@")
 _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
@@ -619,7 +626,8 @@ def redact_url(value: Any) -> Any:
     """``value`` with the password of every database URL / libpq string in it masked
     (``postgresql://user:***@host/db``); dicts and lists are redacted item by item."""
     if isinstance(value, str):
-        return _DSN_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", value))
+        masked = _BARE_PASSWORD.sub(r"\1***@", _URL_PASSWORD.sub(r"\1***@", value))
+        return _DSN_PASSWORD.sub(r"\1***", masked)
     if isinstance(value, dict):
         return {k: redact_url(v) for k, v in value.items()}
     if isinstance(value, list):

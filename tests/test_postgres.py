@@ -58,9 +58,10 @@ def test_settings_are_validated_with_the_fix(project: Path) -> None:
         f"backend: sqlite\n  url: postgresql://u:{SECRET}@db/x": "set backend: postgres",
         "backend: postgres": "url: ${DATABASE_URL}",
         f"backend: postgres\n  url: mysql://u:{SECRET}@db/x": "must be a postgresql:// URL",
-        "backend: postgres\n  url: x\n  pool_min_size: 5\n  pool_max_size: 2": "pool_min_size (5)",
-        "backend: postgres\n  url: x\n  pool_max_size: 0": "pool_max_size",
+        "backend: postgres\n  url: host=db\n  pool_min_size: 5\n  pool_max_size: 2": "pool_min_size (5)",
+        "backend: postgres\n  url: host=db\n  pool_max_size: 0": "pool_max_size",
         "backend: mysql": "checkpoint.backend",
+        f"backend: postgres\n  url: postgresql//u:{SECRET}@db/x": "neither a postgresql:// URL",
     }
     for body, expected in cases.items():
         write(project / "config" / "experiment.yaml", f"checkpoint:\n  {body}\n")
@@ -99,6 +100,14 @@ def test_unreachable_server_names_host_port_database_never_the_password() -> Non
     text = _error_of(CheckpointConfig(backend="postgres", url=url, connect_timeout_s=3))
     assert f"app@127.0.0.1:{port}/orders" in text
     assert "fix: start PostgreSQL or fix host/port" in text
+    assert SECRET not in text
+
+
+def test_a_connection_string_that_does_not_parse_is_named_without_its_password() -> None:
+    url = f"host=127.0.0.1 user=app password={SECRET} dbname"  # a key without a value
+    text = _error_of(CheckpointConfig(backend="postgres", url=url))
+    assert "checkpoint.url is not a valid PostgreSQL connection string" in text
+    assert "fix: write postgresql://user:password@host:5432/dbname" in text
     assert SECRET not in text
 
 

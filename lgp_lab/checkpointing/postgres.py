@@ -260,6 +260,13 @@ async def _check_reachable(url: str, settings: CheckpointConfig) -> None:
             ),
             settings.connect_timeout_s + 1,
         )
+    except psycopg.ProgrammingError as exc:  # the string itself does not parse
+        reason = str(redact_url(" ".join(str(exc).split())))
+        raise DatabaseUnavailableError(
+            f"checkpoint.url is not a valid PostgreSQL connection string: {reason}",
+            hint="write postgresql://user:password@host:5432/dbname (or libpq key=value "
+            "settings: host=... dbname=... user=...)",
+        ) from None
     except (psycopg.Error, OSError, TimeoutError) as exc:
         raise _unavailable(url, exc) from None
     await conn.close()
