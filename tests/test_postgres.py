@@ -58,7 +58,9 @@ def test_settings_are_validated_with_the_fix(project: Path) -> None:
         f"backend: sqlite\n  url: postgresql://u:{SECRET}@db/x": "set backend: postgres",
         "backend: postgres": "url: ${DATABASE_URL}",
         f"backend: postgres\n  url: mysql://u:{SECRET}@db/x": "must be a postgresql:// URL",
-        "backend: postgres\n  url: host=db\n  pool_min_size: 5\n  pool_max_size: 2": "pool_min_size (5)",
+        "backend: postgres\n  url: host=db\n  pool_min_size: 5\n  pool_max_size: 2": (
+            "pool_min_size (5)"
+        ),
         "backend: postgres\n  url: host=db\n  pool_max_size: 0": "pool_max_size",
         "backend: mysql": "checkpoint.backend",
         f"backend: postgres\n  url: postgresql//u:{SECRET}@db/x": "neither a postgresql:// URL",
@@ -405,10 +407,51 @@ def test_a_lab_carries_on_after_the_database_restarts(project: Path) -> None:
                 )
                 assert {r.status for r in done} == {"complete"}
             server.restart()
+            with concurrent.futures.ThreadPoolExecutor(3) as pool:  # every stale connection
+                done = pool.map(
+                    lambda i: lab.run("basic_workflow", {"input": "b"}, thread_id=f"t{i}"),
+                    range(3),
+                )
+                assert {r.status for r in done} == {"complete"}
             again = lab.run("basic_workflow", {"input": "my name is Ann"}, thread_id="t1")
             assert again.status == "complete"
             assert lab.sessions.thread("t1").checkpoints > 4  # the history survived
             assert lab.thread_records.get("t1") is not None
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_no_call_fails_on_a_stale_connection_after_a_restart(check: bool) -> None:
+    """Every pooled connection dies with a restart: ``pool_check`` (the default) replaces
+    each as it leaves the pool; without it the next calls fail, one per connection."""
+    from lgp_lab.checkpointing import thread_store_for
+    from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
+
+    with PostgresServer() as server:
+        settings = CheckpointConfig(
+            backend="postgres",
+            url=server.create_database(),
+            pool_min_size=3,
+            pool_max_size=3,
+            pool_check=check,
+        )
+
+        async def go() -> list[Any]:
+            saver = await open_postgres_saver(settings)
+            try:
+                threads = thread_store_for(saver)
+                probes = [threads.has_checkpoints(f"t{i}") for i in range(3)]
+                assert await asyncio.gather(*probes) == [False] * 3  # 3 connections made
+                await asyncio.to_thread(server.restart)
+                probes = [threads.has_checkpoints(f"t{i}") for i in range(3)]
+                return await asyncio.gather(*probes, return_exceptions=True)
+            finally:
+                await close_postgres_saver(saver)
+
+        results = asyncio.run(go())
+    if check:
+        assert results == [False] * 3
+    else:  # what pool_check prevents
+        assert any(isinstance(r, Exception) for r in results)
 
 
 def test_psycopg_is_imported_only_by_the_postgres_backend(project: Path) -> None:

@@ -138,6 +138,9 @@ async def open_postgres_saver(
         kwargs=kwargs,
         open=False,
         name="lgp_lab",
+        # A connection is checked (an empty query) as it leaves the pool: after a
+        # failover or restart a stale one is replaced, not handed to a run to fail.
+        check=AsyncConnectionPool.check_connection if settings.pool_check else None,
     )
     try:
         await pool.open(wait=settings.pool_min_size > 0, timeout=settings.connect_timeout_s)
