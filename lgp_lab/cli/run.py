@@ -258,8 +258,10 @@ def _watch(out: Output, lab: Any, workflow: Any, run: _Run) -> int:
     out.status("Hot reload: ON")
     extra = f" (+{local} local module{'s' if local != 1 else ''})" if local else ""
     out.status(f"Watching: {_relative(workflow.source)}{extra}")
-    run.execute()
     try:
+        # Inside the try: a Ctrl-C or SIGTERM that lands while the first run's last lines
+        # print stops the watch cleanly too.
+        run.execute()
         while True:
             try:
                 event = events.get(timeout=0.2)
