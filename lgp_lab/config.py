@@ -74,8 +74,8 @@ class CheckpointConfig(_Section):
     one connection pool of ``pool_min_size``..``pool_max_size`` connections per process.
     ``connect_timeout_s`` bounds opening a connection, ``pool_timeout_s`` waiting for a
     free one, ``statement_timeout_ms`` (0 = off) any one statement. ``pool_check``
-    checks each connection as it leaves the pool (one empty query, ~0.1 ms on a local
-    network), so after a failover or restart no request fails on a stale connection.
+    tests a connection that sat idle in the pool (1 s or more) before handing it out
+    (one empty query), so after a failover or restart no request fails on a stale one.
 
     ``ttl`` (minutes; default off) deletes threads idle longer than that: a background
     sweep every ``ttl_sweep_interval_minutes`` finds threads whose latest checkpoint and

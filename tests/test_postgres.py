@@ -420,11 +420,19 @@ def test_a_lab_carries_on_after_the_database_restarts(project: Path) -> None:
 
 
 @pytest.mark.parametrize("check", [True, False])
-def test_no_call_fails_on_a_stale_connection_after_a_restart(check: bool) -> None:
+def test_no_call_fails_on_a_stale_connection_after_a_restart(check: bool, monkeypatch) -> None:
     """Every pooled connection dies with a restart: ``pool_check`` (the default) replaces
-    each as it leaves the pool; without it the next calls fail, one per connection."""
+    each idle one as it leaves the pool; without it the next calls fail, one per
+    connection."""
     from lgp_lab.checkpointing import thread_store_for
-    from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
+    from lgp_lab.checkpointing.postgres import (
+        _IdleCheck,
+        close_postgres_saver,
+        open_postgres_saver,
+    )
+
+    # However fast the restart, the connections count as idle (what a failover makes).
+    monkeypatch.setattr(_IdleCheck, "FRESH_S", 0.0)
 
     with PostgresServer() as server:
         settings = CheckpointConfig(
@@ -452,6 +460,53 @@ def test_no_call_fails_on_a_stale_connection_after_a_restart(check: bool) -> Non
         assert results == [False] * 3
     else:  # what pool_check prevents
         assert any(isinstance(r, Exception) for r in results)
+
+
+def test_connections_in_steady_use_skip_the_check(postgres_url: str, monkeypatch) -> None:
+    """The idle check costs a round trip only for a connection that sat in the pool."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from lgp_lab.checkpointing import thread_store_for
+    from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
+
+    checked: list[Any] = []
+    real = AsyncConnectionPool.check_connection
+
+    async def counting(conn: Any) -> None:
+        checked.append(conn)
+        await real(conn)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", staticmethod(counting))
+    settings = CheckpointConfig(backend="postgres", url=postgres_url, pool_max_size=1)
+
+    async def go() -> None:
+        saver = await open_postgres_saver(settings)
+        try:
+            threads = thread_store_for(saver)
+            for i in range(20):  # one connection, back in the pool between calls
+                assert await threads.has_checkpoints(f"t{i}") is False
+        finally:
+            await close_postgres_saver(saver)
+
+    asyncio.run(go())
+    assert len(checked) <= 2  # the opening's first hand-outs, not one per call
+
+
+def test_a_pool_of_one_connection_is_enough(project: Path, postgres_url: str) -> None:
+    """Nothing holds one pooled connection while waiting for another (migrations
+    included), so ``pool_max_size: 1`` works, only slower."""
+    from lgp_lab import Lab
+
+    write(
+        project / "config" / "experiment.yaml",
+        f"checkpoint:\n  backend: postgres\n  url: {postgres_url}\n  pool_min_size: 1\n"
+        "  pool_max_size: 1\n  pool_timeout_s: 20\nobservability:\n  console: false\n",
+    )
+    with Lab(root=project) as lab:
+        assert lab.run("basic_workflow", {"input": "hi"}, thread_id="t").status == "complete"
+        lab.store.put(("a",), "k", {"v": 1})
+        assert [t["thread_id"] for t in lab.thread_records.search()] == ["t"]
+        assert lab.traces.list()[0].thread_id == "t"
 
 
 def test_psycopg_is_imported_only_by_the_postgres_backend(project: Path) -> None:

@@ -138,9 +138,7 @@ async def open_postgres_saver(
         kwargs=kwargs,
         open=False,
         name="lgp_lab",
-        # A connection is checked (an empty query) as it leaves the pool: after a
-        # failover or restart a stale one is replaced, not handed to a run to fail.
-        check=AsyncConnectionPool.check_connection if settings.pool_check else None,
+        **(_IdleCheck().pool_kwargs() if settings.pool_check else {}),
     )
     try:
         await pool.open(wait=settings.pool_min_size > 0, timeout=settings.connect_timeout_s)
@@ -148,9 +146,10 @@ async def open_postgres_saver(
         from lgp_lab.checkpointing.schema import advisory_lock, upgrade_postgres
 
         # The savers' own migrations insert their version rows unguarded: two
-        # replicas starting on a fresh database must take turns.
+        # replicas starting on a fresh database must take turns. They run on the
+        # connection holding the lock, so a pool of one connection suffices.
         async with pool.connection() as conn, advisory_lock(conn):
-            await saver.setup()
+            await _saver_class()(conn).setup()
             await upgrade_postgres(conn)
     except BaseException as exc:
         with contextlib.suppress(Exception):
@@ -202,9 +201,10 @@ async def open_postgres_store(
     if index is not None:
         index = _index(index, project_root or Path.cwd())
     ttl = settings.get("ttl")
-    store = AsyncPostgresStore(pool, index=index, ttl=ttl)
     async with pool.connection() as conn, advisory_lock(conn):
-        await store.setup()
+        # On the locked connection: a pool of one connection suffices.
+        await AsyncPostgresStore(conn, index=index, ttl=ttl).setup()
+    store = AsyncPostgresStore(pool, index=index, ttl=ttl)
     if ttl and ttl.get("sweep_interval_minutes"):
         await store.start_ttl_sweeper()
     return store
@@ -215,6 +215,39 @@ async def close_postgres_store(store: Any) -> None:
     if getattr(store, "ttl_config", None):
         with contextlib.suppress(Exception):
             await store.stop_ttl_sweeper(timeout=1.0)
+
+
+class _IdleCheck:
+    """Test a connection that sat idle in the pool before handing it out (an empty
+    query), so after a failover or restart a stale one is replaced rather than failing
+    a run. One used within the last ``FRESH_S`` seconds skips the round trip: under load
+    (connections coming back every few milliseconds) the check costs nothing, and a
+    connection in use while the server went away comes back broken and is dropped by
+    the pool anyway."""
+
+    FRESH_S = 1.0
+
+    def __init__(self) -> None:
+        import weakref
+
+        self._returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    def pool_kwargs(self) -> dict[str, Any]:
+        return {"check": self.check, "reset": self.reset}
+
+    async def reset(self, conn: Any) -> None:
+        import time
+
+        self._returned[conn] = time.monotonic()
+
+    async def check(self, conn: Any) -> None:
+        import time
+
+        from psycopg_pool import AsyncConnectionPool
+
+        returned = self._returned.get(conn)
+        if returned is None or time.monotonic() - returned >= self.FRESH_S:
+            await AsyncConnectionPool.check_connection(conn)
 
 
 class PgDb:
