@@ -299,7 +299,8 @@ def _drive(page, url: str, token: str, artifacts: Path, expect) -> None:
     nested.locator('.lgp-pane-run input[data-key="x"]').fill("1")
     nested.locator('.lgp-pane-run input[data-key="context.user"]').fill("ada")
     nested.locator(".lgp-run").click()
-    expect(nested.locator(".lgp-run-head")).to_contain_text("complete", timeout=60_000)
+    # It stops at the static breakpoint: an interrupted run, as interrupt() makes one.
+    expect(nested.locator(".lgp-run-head")).to_contain_text("interrupted", timeout=60_000)
     nested.locator('.lgp-tab[data-tab="threads"]').click()
     expect(nested.locator(".lgp-breakpoint")).to_contain_text("Paused before check", timeout=30_000)
     expect(nested.locator(".lgp-thread-head")).to_contain_text("paused")
