@@ -645,9 +645,10 @@ def served_cli(backend_config: str, project: Path) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = cli_env(LGP_API_KEY=KEY)
-    argv = [sys.executable, "-m", "lgp_lab", "serve", "basic_workflow", "--env", "experiment"]
+    write(project / "workflows" / "hitl.py", HITL)
+    argv = [sys.executable, "-m", "lgp_lab", "serve", "basic_workflow", "workflows/hitl.py"]
     proc = subprocess.Popen(
-        [*argv, "--port", str(port)],
+        [*argv, "--env", "experiment", "--port", str(port)],
         cwd=project,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -718,7 +719,18 @@ def test_official_sdk_against_lgp_lab_serve(
     assert [v["version"] for v in versions] == [2, 1]
     third = client.runs.wait(tid, custom["assistant_id"], input={"input": "hello"})
     assert "hello" in str(third["output"])
+    # an interrupt over the API, resumed with a Command; the node's store write persists
+    asked = client.threads.create()["thread_id"]
+    paused = client.runs.wait(asked, "hitl", input={"question": "ship?"})
+    assert paused["__interrupt__"][0]["value"] == "ship?"
+    assert client.threads.get(asked)["status"] == "interrupted"
+    done = client.runs.wait(asked, "hitl", command={"resume": "yes"})
+    assert (done["answer"], done["seen"]) == ("yes", 1)
+    assert client.threads.get(asked)["status"] == "idle"
+    assert client.store.get_item(["counts"], "asked")["value"] == {"n": 1}
+
     client.threads.delete(tid)
     left = client.threads.search(metadata={"user": "ann"})
     assert [t["thread_id"] for t in left] == [copied["thread_id"]]  # the copy stays
-    assert _runs_in_database(backend_config, project, request) == 0  # its runs went with it
+    # its runs went with it; the interrupted thread's two stay
+    assert _runs_in_database(backend_config, project, request) == 2
