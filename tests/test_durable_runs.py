@@ -304,3 +304,25 @@ def test_retry_on_error_resumes_a_failed_run_from_its_checkpoint(
         assert (run.status, run.attempt) == ("error", 1)
         assert "hiccuped" in str(values)
         assert effects == ["first", "flaky"]
+
+
+def test_a_live_process_that_stopped_renewing_loses_its_runs_to_replicas(
+    lab,
+    backend_config: str,  # noqa: F811
+) -> None:
+    """With replicas (PostgreSQL) the lease decides: a process that stopped renewing it
+    (stuck, or killed and not yet reaped) has lost its runs. One SQLite server renews no
+    lease: its runs stay its own while its process lives."""
+    import socket
+
+    lab.load("workflows/basic_workflow.py")
+    lab.thread_records.create("stuck")
+    run_id = _orphan(lab, "stuck", "pending", 1, {"input": "z"},
+                     owner=f"{socket.gethostname()}:{os.getppid()}:stuck",
+                     lease_until=time.time() - 1)  # fmt: skip
+    lab._call(lab.runs.astart())
+    if backend_config == "postgres":
+        assert "z" in str(lab._call(lab.runs.ajoin("stuck", run_id)))
+        assert lab._call(lab.runs.aget("stuck", run_id)).status == "success"
+    else:
+        assert lab._call(lab.runs.aget("stuck", run_id)).status == "pending"

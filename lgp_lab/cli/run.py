@@ -126,6 +126,7 @@ def run_command(
 def _main(
     out: Output, config: Any, target: str, request: _Request, thread_id: str | None, watch: bool
 ) -> int:
+    from lgp_lab.checkpointing import database_label
     from lgp_lab.lab import Lab
     from lgp_lab.runtime.runner import new_thread_id
 
@@ -135,7 +136,7 @@ def _main(
             with Lab(config=config) as lab:
                 source = lab.config.source or "built-in defaults"
                 out.detail(f"config: {source} (env {lab.environment})")
-                out.detail(f"checkpoints: {lab.checkpoint_path}")
+                out.detail(f"checkpoints: {database_label(lab.config)}")
                 out.status(f"Loading workflow: {_display_name(target)}")
                 workflow = lab.load(target)
                 out.detail(

@@ -42,7 +42,7 @@ def traces_command(
             param_hint="'TRACE_ID'",
         )
     config = lab_config(env, "experiment", out)
-    if not config.checkpoint_path.is_file():
+    if config.checkpoint.backend == "sqlite" and not config.checkpoint_path.is_file():
         # Nothing was ever run here: say so without creating the database.
         _nothing(out, trace_id, f"no trace store here yet ({config.checkpoint_path} is absent)")
         return

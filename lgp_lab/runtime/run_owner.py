@@ -121,7 +121,13 @@ class Ownership:
             gone = owner_gone(row.get("owner"), host=self._host)
             lease = row.get("lease_until")
             expired = lease is not None and float(lease) < now
-            if gone is False or (gone is None and not expired):
+            # With replicas the lease decides: an owner that stopped renewing it (stuck,
+            # or killed and not yet reaped) has lost its runs even if its pid is there.
+            # One SQLite server renews no lease: there the process decides.
+            if self.store.distributed:
+                if gone is not True and not expired:
+                    continue
+            elif gone is False or (gone is None and not expired):
                 continue
             if await self._take(row):
                 count += 1
