@@ -23,6 +23,7 @@ from typing import Any
 
 from lgp_lab.observability.model import RunTrace, SpanRecord
 from lgp_lab.observability.sanitize import sanitize_for_dashboard
+from lgp_lab.runtime.jsonable import json_bytes
 
 __all__ = ["LocalTraceStore"]
 
@@ -329,7 +330,9 @@ class LocalTraceStore:
             log.warning("%s", message)
 
     def _rows(self, run: RunTrace) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-        clean = lambda v: json.dumps(sanitize_for_dashboard(v, self._max_length))  # noqa: E731
+        def clean(value: Any) -> str:
+            return json_bytes(sanitize_for_dashboard(value, self._max_length)).decode()
+
         trace_row = (
             run.trace_id, run.workflow, run.workflow_version, run.thread_id, run.checkpoint_id,
             run.environment, run.status, run.error, run.started_at, run.duration_ms,

@@ -9,10 +9,9 @@ Agent Server sends one event per mode, named ``mode`` or ``mode|namespace...``, 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.runtime.jsonable import json_bytes, to_jsonable
 
 __all__ = ["RunEmitter", "encode_event", "event_name"]
 
@@ -103,26 +102,7 @@ def event_name(mode: str, ns: tuple[str, ...] | list[str]) -> str:
 def encode_event(data: Any) -> bytes:
     """JSON for an event, never failing: NaN/Infinity become null, lone surrogates are
     escaped (text a node produced must not break the stream)."""
-    value = to_jsonable(data)
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        value = _finite(value)
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":")).encode("ascii")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+    return json_bytes(to_jsonable(data))
 
 
 def _with_checkpoints(payload: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,7 @@ naming the node, with no traceback or server internals.
 """
 
 import asyncio
-import json
 import logging
-import math
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -20,7 +18,7 @@ from starlette.routing import Match
 
 from lgp_lab import __version__
 from lgp_lab.errors import LgpError, WorkflowInputError, WorkflowRunError
-from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.runtime.jsonable import json_bytes, to_jsonable
 from lgp_lab.server.agent_api import ApiError, api_error_response, build_public_router, build_router
 from lgp_lab.server.cors import OriginPolicy, add_cors
 from lgp_lab.server.events import EventStream, RunEvents
@@ -445,26 +443,7 @@ def _too_large_body(max_body: int) -> bytes:
 
 
 def _json_bytes(content: Any, *, compact: bool = True) -> bytes:
-    separators = (",", ":") if compact else None
-    try:
-        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=separators)
-    except ValueError:  # NaN / Infinity are not JSON: send null, as pydantic does
-        content = _finite(content)
-        text = json.dumps(content, ensure_ascii=False, separators=separators)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: \u-escape them (still valid JSON)
-        return json.dumps(content, ensure_ascii=True, separators=separators).encode("ascii")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+    return json_bytes(content, compact=compact)
 
 
 def _sse(event: str, data: Any) -> bytes:
