@@ -19,7 +19,12 @@ from starlette.routing import Match
 from lgp_lab import __version__
 from lgp_lab.errors import LgpError, WorkflowInputError, WorkflowRunError
 from lgp_lab.runtime.jsonable import json_bytes, to_jsonable
-from lgp_lab.server.agent_api import ApiError, api_error_response, build_public_router, build_router
+from lgp_lab.server.agent_api import (
+    ApiError,
+    api_error_response,
+    build_public_router,
+    build_routers,
+)
 from lgp_lab.server.cors import OriginPolicy, add_cors
 from lgp_lab.server.events import EventStream, RunEvents
 from lgp_lab.server.limits import BodyLimit, HeadAsGet
@@ -320,7 +325,8 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
 
     # The LangGraph Agent Server API (langgraph_sdk, RemoteGraph, Agent Chat UI).
     app.include_router(build_public_router(lab, served), dependencies=[Depends(_open)])
-    app.include_router(build_router(lab, served), dependencies=[Depends(authorize)])
+    for router in build_routers(lab, served):
+        app.include_router(router, dependencies=[Depends(authorize)])
     # Production: GET /metrics, and the error-rate watch that rolls a bad version back.
     from lgp_lab.promotion.anomaly import watch_anomalies
     from lgp_lab.server.metrics import mount_metrics

@@ -26,7 +26,7 @@ __all__ = [
     "api_error_response",
     "assistant_records",
     "build_public_router",
-    "build_router",
+    "build_routers",
     "graph_for",
     "resolve_assistant",
     "resolve_graph_id",
@@ -82,26 +82,29 @@ def build_public_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
     return router
 
 
-def build_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
-    """Every authenticated Agent Server route: assistants, threads, store, and runs
-    (``lgp_lab.server.agent_api.runs``) when that module is present."""
+def build_routers(lab: Any, served: Mapping[str, Any]) -> list[APIRouter]:
+    """Every authenticated Agent Server route, as routers the app includes one by one:
+    runs (``lgp_lab.server.agent_api.runs``, when that module is present), threads,
+    store, assistants. Runs come before threads: ``/threads/{id}/runs...`` must not be
+    shadowed by a thread route; the busiest routes come first because each request is
+    matched against the routes in order (one level of routers, not two, for the same
+    reason)."""
     from lgp_lab.server.agent_api.assistants import build_assistants_router
     from lgp_lab.server.agent_api.store import build_store_router
     from lgp_lab.server.agent_api.threads import build_threads_router
 
-    router = APIRouter()
-    router.include_router(build_assistants_router(lab, served))
-    # Runs first: `/threads/{id}/runs...` must not be shadowed by any thread route.
+    routers = []
     try:
         from lgp_lab.server.agent_api.runs import build_runs_router
     except ImportError as exc:
         if exc.name != "lgp_lab.server.agent_api.runs":
             raise  # a real import error inside runs.py must not be hidden
     else:
-        router.include_router(build_runs_router(lab, served))
-    router.include_router(build_threads_router(lab, served))
-    router.include_router(build_store_router(lab))
-    return router
+        routers.append(build_runs_router(lab, served))
+    routers.append(build_threads_router(lab, served))
+    routers.append(build_store_router(lab))
+    routers.append(build_assistants_router(lab, served))
+    return routers
 
 
 def resolve_graph_id(served: Mapping[str, Any], assistant_id: str) -> str:
