@@ -579,8 +579,8 @@ class Runs:
             if run is None:
                 raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
             if run.status in _ACTIVE and (await self.astore()).distributed:
-                # Another replica executes it: its events stay there; this stream
-                # follows the row and ends with the thread's final values.
+                # Another replica executes it: it relays the events from now on (all
+                # of them for a resumable run) through the database (runtime.run_relay).
                 async for item in self._follow_remote(run, heartbeat_s):
                     yield item
             return  # finished before this process kept its events: nothing to replay
