@@ -183,7 +183,14 @@ class _Live:
 
     @property
     def finished(self) -> bool:
-        return self.closed or self.done.done()
+        # A run whose record could not be written (refused, e.g. a `reject` conflict)
+        # never runs: finished, even before the lane's worker has dropped it.
+        stored = self.stored
+        return (
+            self.closed
+            or self.done.done()
+            or (stored.done() and not stored.cancelled() and stored.exception() is not None)
+        )
 
     def publish(self, event: str, data: Any) -> None:
         self.seq += 1
@@ -451,8 +458,8 @@ class Runs:
         self._ensure_worker(thread_id)
         try:
             store = await self.astore()
-            if store.distributed and not inflight:
-                inflight = await self._remote_inflight(store, thread_id, strategy, live)
+            if store.distributed:  # other replicas' runs of the thread, whatever runs here
+                inflight = [*inflight, *await self._remote_inflight(store, thread_id, strategy)]
             await store.put({**run._row(), "owner": self.owner, "lease_until": self._lease_until()})
             if not temporary and inflight:
                 # Queued: the thread reads `busy` until its turn. A run that starts at once
@@ -1165,9 +1172,7 @@ class Runs:
         if run.attempt > 1 and settings.retry_backoff_seconds:
             await asyncio.sleep(settings.retry_backoff_seconds * 2 ** (run.attempt - 2))
 
-    async def _remote_inflight(
-        self, store: Any, thread_id: str, strategy: str, live: _Live
-    ) -> list[dict[str, Any]]:
+    async def _remote_inflight(self, store: Any, thread_id: str, strategy: str) -> list[Any]:
         """The thread's open runs on other replicas, with the multitask strategy applied
         to them (refused, or asked to stop)."""
         others = [r for r in await store.open_runs(thread_id) if r["run_id"] not in self._live]
