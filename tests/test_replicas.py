@@ -289,3 +289,30 @@ def test_stream_join_and_cancel_from_another_replica(replicas) -> None:
     other.runs.cancel(thread, run["run_id"], wait=True)
     assert other.runs.get(thread, run["run_id"])["status"] == "interrupted"
     assert owner.runs.get(thread, run["run_id"])["status"] == "interrupted"
+
+
+def test_reject_holds_across_replicas_under_concurrent_creates(replicas) -> None:
+    """Concurrent `reject` runs on one idle thread, sent to all three replicas at once:
+    exactly one is accepted (the check and the insert are one step in the database)."""
+    from langgraph_sdk import get_client
+
+    procs, _effects = replicas
+
+    async def main() -> tuple[int, int]:
+        clients = [get_client(url=p.url, api_key=None) for p in procs]
+        thread = (await clients[0].threads.create())["thread_id"]
+
+        async def create(i: int) -> int:
+            try:
+                await clients[i % len(clients)].runs.create(
+                    thread, "slowflow", input={"steps": []}, multitask_strategy="reject"
+                )
+            except Exception as exc:
+                return getattr(getattr(exc, "response", None), "status_code", 0)
+            return 200
+
+        codes = await asyncio.gather(*(create(i) for i in range(12)))
+        return codes.count(200), codes.count(409)
+
+    accepted, refused = asyncio.run(main())
+    assert (accepted, refused) == (1, 11)

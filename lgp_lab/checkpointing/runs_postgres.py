@@ -187,6 +187,47 @@ class PostgresRunStore:
             > 0
         )
 
+    async def put_checked(
+        self, row: dict[str, Any], strategy: str, local: set[str]
+    ) -> list[dict[str, Any]]:
+        """Insert a new run unless the multitask ``strategy`` refuses it, as one step
+        across replicas (the thread's advisory lock, the one claims take): the thread's
+        open runs not in ``local`` (this process's own) are returned; with ``reject`` and
+        any of them nothing is inserted; with ``interrupt``/``rollback`` their owners are
+        asked to stop them."""
+        from psycopg.types.json import Jsonb
+
+        values = (
+            row["run_id"], row["thread_id"], row["assistant_id"], row["status"],
+            row["multitask_strategy"], row["attempt"], row["created_at"], row["updated_at"],
+            Jsonb(_jsonable(row["kwargs"])), Jsonb(_jsonable(row["metadata"])),
+            row.get("owner"), row.get("lease_until"),
+        )  # fmt: skip
+        async with self._db.transaction() as cur:
+            await cur.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (row["thread_id"],)
+            )
+            await cur.execute(
+                f"SELECT {_COLUMNS} FROM lgp_runs WHERE thread_id = %s "
+                "AND status IN ('pending', 'running') ORDER BY created_at, seq",
+                (row["thread_id"],),
+            )
+            others = [r for r in map(_row, await cur.fetchall()) if r["run_id"] not in local]
+            if others and strategy == "reject":
+                return others
+            if others and strategy in ("interrupt", "rollback"):
+                await cur.execute(
+                    "UPDATE lgp_runs SET cancel_action = %s WHERE run_id = ANY(%s) "
+                    "AND status IN ('pending', 'running')",
+                    (strategy, [r["run_id"] for r in others]),
+                )
+            await cur.execute(
+                f"INSERT INTO lgp_runs ({_COLUMNS}, owner, lease_until) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,to_timestamp(%s))",
+                values,
+            )
+        return others
+
     async def request_cancel(self, run_id: str, action: str) -> bool:
         """Ask the owner of an open run to cancel it (``interrupt`` or ``rollback``)."""
         return (

@@ -458,9 +458,22 @@ class Runs:
         self._ensure_worker(thread_id)
         try:
             store = await self.astore()
-            if store.distributed:  # other replicas' runs of the thread, whatever runs here
-                inflight = [*inflight, *await self._remote_inflight(store, thread_id, strategy)]
-            await store.put({**run._row(), "owner": self.owner, "lease_until": self._lease_until()})
+            row = {**run._row(), "owner": self.owner, "lease_until": self._lease_until()}
+            if store.distributed:
+                # Other replicas' runs of the thread (whatever runs here), checked and
+                # acted on in the same step as the insert.
+                others = await store.put_checked(row, strategy, set(self._live))
+                if others and strategy == "reject":
+                    raise RunConflictError(
+                        f"thread {thread_id!r} is already running a task (run "
+                        f"{others[0]['run_id']} on another replica); wait for it to finish "
+                        "or choose a different multitask strategy",
+                        hint='pass multitask_strategy="enqueue" to queue behind it, '
+                        '"interrupt" or "rollback" to replace it',
+                    )
+                inflight = [*inflight, *others]
+            else:
+                await store.put(row)
             if not temporary and inflight:
                 # Queued: the thread reads `busy` until its turn. A run that starts at once
                 # needs no write here: it reads `busy` while in flight (sessions.active),
@@ -1171,23 +1184,6 @@ class Runs:
                 await asyncio.sleep(settings.poll_seconds)
         if run.attempt > 1 and settings.retry_backoff_seconds:
             await asyncio.sleep(settings.retry_backoff_seconds * 2 ** (run.attempt - 2))
-
-    async def _remote_inflight(self, store: Any, thread_id: str, strategy: str) -> list[Any]:
-        """The thread's open runs on other replicas, with the multitask strategy applied
-        to them (refused, or asked to stop)."""
-        others = [r for r in await store.open_runs(thread_id) if r["run_id"] not in self._live]
-        if others and strategy == "reject":
-            raise RunConflictError(
-                f"thread {thread_id!r} is already running a task (run {others[0]['run_id']} "
-                "on another replica); wait for it to finish or choose a different "
-                "multitask strategy",
-                hint='pass multitask_strategy="enqueue" to queue behind it, "interrupt" or '
-                '"rollback" to replace it',
-            )
-        if strategy in ("interrupt", "rollback"):
-            for other in others:
-                await store.request_cancel(other["run_id"], strategy)
-        return others
 
     async def _adopt(self, row: dict[str, Any]) -> None:
         """Queue a run adopted from a dead process: resumed from its last checkpoint
