@@ -91,6 +91,7 @@ class Ownership:
         self._relay = relay
         self._warn = warn
         self._task: asyncio.Task[None] | None = None
+        self._adopting: asyncio.Lock | None = None  # made on the engine loop
         self._host = socket.gethostname()
         self.adopted = 0
 
@@ -114,7 +115,14 @@ class Ownership:
                 await asyncio.wait_for(task, 2.0)
 
     async def adopt_now(self) -> int:
-        """One adoption pass: every open run of a gone owner; how many were adopted."""
+        """One adoption pass: every open run of a gone owner; how many were adopted.
+        Passes run one at a time: a caller returns once any pass in progress is done."""
+        if self._adopting is None:
+            self._adopting = asyncio.Lock()
+        async with self._adopting:
+            return await self._adopt_pass()
+
+    async def _adopt_pass(self) -> int:
         now = time.time()
         count = 0
         for row in await self.store.stale(self.owner, now):
