@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -111,17 +112,20 @@ async def first_event(url: str, runs: int) -> tuple[float, float]:
     return statistics.median(firsts), statistics.median(values)
 
 
-async def load(url: str, concurrency: int, seconds: float) -> tuple[int, int, float]:
-    """``threads.create`` + ``runs.wait`` per op, ``concurrency`` workers for ``seconds``."""
+async def load(urls: str | list[str], concurrency: int, seconds: float) -> tuple[int, int, float]:
+    """``threads.create`` + ``runs.wait`` per op, ``concurrency`` workers for ``seconds``;
+    with several URLs (replicas), ops go round-robin and an op's thread stays on one."""
     from langgraph_sdk import get_client
 
     ok = errors = 0
     deadline = time.perf_counter() + seconds
-    client = get_client(url=url, api_key=None)
+    urls = [urls] if isinstance(urls, str) else urls
+    clients = itertools.cycle([get_client(url=u, api_key=None) for u in urls])
 
     async def worker() -> None:
         nonlocal ok, errors
         while time.perf_counter() < deadline:
+            client = next(clients)
             try:
                 tid = (await client.threads.create())["thread_id"]
                 out = await client.runs.wait(tid, "three", input={"input": "x"})
@@ -182,18 +186,22 @@ def langgraph_dev(executable: str, runs: int, seconds: float) -> dict[str, Any]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def single_p50(url: str, runs: int) -> float:
-    """p50 of one ``runs.wait`` on a fresh thread (what a user's first call sees)."""
+async def single_p50(urls: str | list[str], runs: int) -> float:
+    """p50 of one ``runs.wait`` on a fresh thread (what a user's first call sees), after
+    3 warm-up runs; round-robin over several URLs (replicas)."""
     from langgraph_sdk import get_client
 
-    client = get_client(url=url, api_key=None)
+    urls = [urls] if isinstance(urls, str) else urls
+    clients = [get_client(url=u, api_key=None) for u in urls]
     samples = []
-    for _ in range(runs):
+    for i in range(runs + 3):
+        client = clients[i % len(clients)]
         tid = (await client.threads.create())["thread_id"]
         t0 = time.perf_counter()
-        await client.runs.wait(tid, "three", input={"input": "x"})
+        out = await client.runs.wait(tid, "three", input={"input": "x"})
         samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+        assert out["output"] == "n2:x", out
+    return statistics.median(samples[3:])
 
 
 def main() -> None:

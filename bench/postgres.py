@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import os
 import shutil
 import signal
@@ -38,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _graphs import free_port, three_node_project  # noqa: E402
-from agent_api import wait_ok  # noqa: E402
+from agent_api import load, single_p50, wait_ok  # noqa: E402
 
 
 def _postgres_server_class() -> type:
@@ -87,46 +86,6 @@ def stop(procs: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
-
-
-async def single_p50(urls: list[str], runs: int) -> float:
-    from langgraph_sdk import get_client
-
-    clients = [get_client(url=u, api_key=None) for u in urls]
-    samples = []
-    for i in range(runs + 3):
-        client = clients[i % len(clients)]
-        tid = (await client.threads.create())["thread_id"]
-        t0 = time.perf_counter()
-        out = await client.runs.wait(tid, "three", input={"input": "x"})
-        samples.append(time.perf_counter() - t0)
-        assert out["output"] == "n2:x", out
-    return statistics.median(samples[3:])
-
-
-async def load(urls: list[str], concurrency: int, seconds: float) -> tuple[int, int, float]:
-    from langgraph_sdk import get_client
-
-    clients = itertools.cycle([get_client(url=u, api_key=None) for u in urls])
-    ok = errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal ok, errors
-        while time.perf_counter() < deadline:
-            client = next(clients)  # the op's thread stays on this replica
-            try:
-                tid = (await client.threads.create())["thread_id"]
-                out = await client.runs.wait(tid, "three", input={"input": "x"})
-                good = isinstance(out, dict) and out.get("output") == "n2:x"
-                ok += good
-                errors += not good
-            except Exception:
-                errors += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return ok, errors, time.perf_counter() - started
 
 
 def measure(root: Path, replicas: int, runs: int, seconds: float) -> dict:
