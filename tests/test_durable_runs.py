@@ -15,7 +15,8 @@ from conftest import cli_env, write
 from serve_process import ServeProcess
 from test_backends import backend_config  # noqa: F401  (sqlite and postgres, one suite)
 
-SLOW = """
+# What both test graphs start with: a state of steps, and a file of side effects.
+EFFECTS_GRAPH = """
 import operator
 import os
 import pathlib
@@ -36,6 +37,11 @@ def note(line):
     with (EFFECTS / "effects.txt").open("a") as f:
         f.write(line + "\\n")
 
+"""
+
+SLOW = (
+    EFFECTS_GRAPH
+    + """
 
 def n1(state):
     note("n1")
@@ -65,6 +71,7 @@ b.add_edge("n2", "n3")
 b.add_edge("n3", END)
 workflow = b.compile()
 """
+)
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:
@@ -233,26 +240,9 @@ def test_a_run_of_another_machine_is_adopted_only_when_its_lease_ran_out(lab) ->
     assert lab._call(lab.runs.aget("far2", lapsed)).status == "success"
 
 
-FLAKY = """
-import operator
-import os
-import pathlib
-from typing import Annotated
-
-from langgraph.graph import END, START, StateGraph
-from typing_extensions import TypedDict
-
-EFFECTS = pathlib.Path(os.environ["LGP_TEST_EFFECTS"])
-
-
-class S(TypedDict, total=False):
-    steps: Annotated[list[str], operator.add]
-
-
-def note(line):
-    with (EFFECTS / "effects.txt").open("a") as f:
-        f.write(line + "\\n")
-
+FLAKY = (
+    EFFECTS_GRAPH
+    + """
 
 def first(state):
     note("first")
@@ -274,6 +264,7 @@ b.add_edge("first", "flaky")
 b.add_edge("flaky", END)
 workflow = b.compile()
 """
+)
 
 
 @pytest.mark.parametrize("retry", [True, False])
