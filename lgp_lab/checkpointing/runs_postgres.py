@@ -44,19 +44,7 @@ class PostgresRunStore:
 
     async def put(self, row: dict[str, Any]) -> None:
         """Insert a new run (with its ``owner`` and ``lease_until``, epoch seconds)."""
-        from psycopg.types.json import Jsonb
-
-        values = (
-            row["run_id"], row["thread_id"], row["assistant_id"], row["status"],
-            row["multitask_strategy"], row["attempt"], row["created_at"], row["updated_at"],
-            Jsonb(_jsonable(row["kwargs"])), Jsonb(_jsonable(row["metadata"])),
-            row.get("owner"), row.get("lease_until"),
-        )  # fmt: skip
-        await self._db.execute(
-            f"INSERT INTO lgp_runs ({_COLUMNS}, owner, lease_until) "
-            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,to_timestamp(%s))",
-            values,
-        )
+        await self._db.execute(_INSERT, _insert_values(row))
 
     async def set_status(
         self, run_id: str, status: str, updated_at: str, attempt: int | None = None
@@ -195,14 +183,6 @@ class PostgresRunStore:
         open runs not in ``local`` (this process's own) are returned; with ``reject`` and
         any of them nothing is inserted; with ``interrupt``/``rollback`` their owners are
         asked to stop them."""
-        from psycopg.types.json import Jsonb
-
-        values = (
-            row["run_id"], row["thread_id"], row["assistant_id"], row["status"],
-            row["multitask_strategy"], row["attempt"], row["created_at"], row["updated_at"],
-            Jsonb(_jsonable(row["kwargs"])), Jsonb(_jsonable(row["metadata"])),
-            row.get("owner"), row.get("lease_until"),
-        )  # fmt: skip
         async with self._db.transaction() as cur:
             await cur.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (row["thread_id"],)
@@ -221,11 +201,7 @@ class PostgresRunStore:
                     "AND status IN ('pending', 'running')",
                     (strategy, [r["run_id"] for r in others]),
                 )
-            await cur.execute(
-                f"INSERT INTO lgp_runs ({_COLUMNS}, owner, lease_until) "
-                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,to_timestamp(%s))",
-                values,
-            )
+            await cur.execute(_INSERT, _insert_values(row))
         return others
 
     async def request_cancel(self, run_id: str, action: str) -> bool:
@@ -316,6 +292,23 @@ class PostgresRunStore:
                 ([ns for ns, _ in doomed], [cid for _, cid in doomed], thread_id),
             )
         return len(doomed)
+
+
+_INSERT = (
+    f"INSERT INTO lgp_runs ({_COLUMNS}, owner, lease_until) "
+    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,to_timestamp(%s))"
+)
+
+
+def _insert_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    from psycopg.types.json import Jsonb
+
+    return (
+        row["run_id"], row["thread_id"], row["assistant_id"], row["status"],
+        row["multitask_strategy"], row["attempt"], row["created_at"], row["updated_at"],
+        Jsonb(_jsonable(row["kwargs"])), Jsonb(_jsonable(row["metadata"])),
+        row.get("owner"), row.get("lease_until"),
+    )  # fmt: skip
 
 
 def _jsonable(value: Any) -> Any:
