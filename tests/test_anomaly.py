@@ -221,6 +221,33 @@ def test_a_restored_version_that_fails_is_alerted_not_rolled_back_again(
     assert webhook.received.is_set()
 
 
+def test_a_replica_finding_the_release_rollback_under_way_adds_no_incident(
+    project: Path, webhook: WebhookReceiver
+) -> None:
+    # Every replica of a bad release sees the spike; the one that takes the rollback
+    # records the incident and alerts. The others' restorer answers None: no second
+    # incident, no second page.
+    flow = write(project / "workflows" / "flaky.py", FLOW.replace("set()", "set(range(100))"))
+    calls: list[tuple[str, int]] = []
+
+    async def under_way_elsewhere(workflow: str, version: int) -> None:
+        calls.append((workflow, version))
+
+    with _lab(project, webhook.url) as lab:
+        watcher = watch_anomalies(lab)
+        watcher.restorer = under_way_elsewhere
+        for n in range(25):
+            with pytest.raises(WorkflowRunError):
+                lab.run(str(flow), {"n": n})
+        lab.engine.call(watcher.adrain())
+    assert calls == [("flaky", 1)]
+    assert watcher.incidents == []
+    assert not webhook.received.is_set()
+    listed = run_cli("incidents", "--json", "--env", "experiment", cwd=project)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+
+
 def test_error_rate_window_slides() -> None:
     window = ErrorRateWindow(60)
     for t in range(10):

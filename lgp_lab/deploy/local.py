@@ -200,11 +200,12 @@ class LocalDeployment:
 
 async def arollback_release(
     lab: Any, deployment: LocalDeployment, current_id: str, workflow: str, version: int
-) -> str:
+) -> str | None:
     """Restore the release before ``current_id`` on every local replica (a replica's
     anomaly watcher calls this): record it as a new release, point ``current`` at it and
-    have the supervisor roll the replicas. One replica does it per release (a lock file);
-    the others report it under way. Returns the action, as the incident records it."""
+    have the supervisor roll the replicas. One replica does it per release (a lock file).
+    Returns the action, as the incident records it, or ``None`` on the other replicas
+    (the rollback is already under way; they record no second incident)."""
     import asyncio
 
     from lgp_lab.promotion.releases import Release, ReleaseStore
@@ -213,7 +214,7 @@ async def arollback_release(
     try:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
-        return f"release rollback of {current_id} already under way (another replica)"
+        return None
     os.write(fd, str(os.getpid()).encode())
     os.close(fd)
     store = ReleaseStore(await lab.acheckpointer())

@@ -109,8 +109,9 @@ class AnomalyWatcher:
         self.incidents: list[Incident] = []
         # Restores the previous *release* when this process holds no earlier version
         # (set by a deployment, e.g. lgp_lab.deploy.local_app): (workflow, version) ->
-        # the action taken, as the incident records it.
-        self.restorer: Callable[[str, int], Awaitable[str]] | None = None
+        # the action taken, as the incident records it, or ``None`` when another
+        # replica is already restoring it (that replica records the one incident).
+        self.restorer: Callable[[str, int], Awaitable[str | None]] | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -254,9 +255,18 @@ class AnomalyWatcher:
     async def _restore_then_record(self, incident: Incident, message: str) -> None:
         assert self.restorer is not None
         try:
-            incident.action = await self.restorer(incident.workflow, incident.version)
+            action = await self.restorer(incident.workflow, incident.version)
         except Exception as exc:
-            incident.action = f"alerted (the release rollback failed: {type(exc).__name__}: {exc})"
+            action = f"alerted (the release rollback failed: {type(exc).__name__}: {exc})"
+        if action is None:
+            # Every replica sees the same bad release; one incident and one alert per
+            # rollback, from the replica that does it.
+            _log.warning("Release %s v%s: another replica is rolling it back",
+                         incident.workflow, incident.version)  # fmt: skip
+            with contextlib.suppress(ValueError):
+                self.incidents.remove(incident)
+            return
+        incident.action = action
         _log.warning("%s %s v%s: %s", "Release", incident.workflow, incident.version,
                      incident.action)  # fmt: skip
         await self._record_and_alert(incident, message)
