@@ -217,6 +217,25 @@ class Lab(WatchMixin, EngineCallsMixin):
                     self._tracing_ready = True
         return self._tracing
 
+    async def awatched_tracing(self) -> Any:
+        """The run tracer for something that watches runs (``/metrics``, the anomaly
+        watch, the studio's live view): as :meth:`atracing`, but when every trace
+        exporter is off it is made with none, so runs still tell their watchers. Runs
+        pay for the tracer only once something watches them."""
+        tracing = await self.atracing()
+        if tracing is not None:
+            return tracing
+        async with self._ready_lock():
+            if self._tracing is None:
+                from lgp_lab import __version__
+                from lgp_lab.observability.cost import CostTracker
+                from lgp_lab.observability.tracing import Tracing
+
+                cost = CostTracker(self.config.cost.cost_model, self.config.cost.monthly_cost, None)
+                metadata = {"runtime_version": __version__, "repository": self.config.repository}
+                self._tracing = Tracing([], base_metadata=metadata, cost=cost, warn=self.warn)
+        return self._tracing
+
     async def _build_tracing(self) -> Any:
         from lgp_lab.observability.factory import build_tracing
 

@@ -60,8 +60,9 @@ def webhook() -> Iterator[WebhookReceiver]:
     hook.close()
 
 
-def _lab(root: Path, webhook_url: str) -> Lab:
+def _lab(root: Path, webhook_url: str, *, traced: bool = True) -> Lab:
     config = load_config("experiment", root)
+    config.observability.local = traced  # off: no trace exporter at all (console is off)
     config.anomaly.enabled = True  # off by default in experiment
     config.anomaly.min_runs = 20
     config.anomaly.window_s = 60
@@ -170,8 +171,9 @@ def test_five_percent_is_not_rolled_back(project: Path, webhook: WebhookReceiver
     assert listed.stdout.strip() == "No incidents."
 
 
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "exporters-off"])
 def test_notebook_hot_reload_is_rolled_back_without_a_server(
-    project: Path, webhook: WebhookReceiver
+    project: Path, webhook: WebhookReceiver, traced: bool
 ) -> None:
     import logging
 
@@ -182,7 +184,7 @@ def test_notebook_hot_reload_is_rolled_back_without_a_server(
     logger.addHandler(handler)
     flow = project / "workflows" / "flaky.py"
     _release(flow, set())
-    with _lab(project, webhook.url) as lab:
+    with _lab(project, webhook.url, traced=traced) as lab:
         watcher = watch_anomalies(lab)
         assert watcher is not None
         lab.run(str(flow), {"n": 0})

@@ -102,6 +102,27 @@ def test_runs_by_workflow_version_status_from_every_front_end(served: tuple[Lab,
     assert _value(samples, http, method="GET", route="unmatched", status="404") == 1
 
 
+def test_runs_are_counted_with_every_trace_exporter_off(project: Path, flow: Path) -> None:
+    config = load_config("experiment", project)
+    config.server.api_key = KEY
+    config.observability.local = False  # no trace store, no console, no Langfuse
+    with Lab(config=config, console=False) as lab:
+        handle = start_server(lab, [str(flow)], port=0)
+        try:
+            with httpx.Client(
+                base_url=handle.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+            ) as client:
+                for text in ("a", "fail"):
+                    client.post("/workflows/echoer/invoke", json={"input": {"input": text}})
+                lab.run("echoer", {"input": "from the notebook"})
+                samples = _samples(client.get("/metrics").text)
+        finally:
+            handle.stop()
+    runs = "lgp_runs_total"
+    assert _value(samples, runs, workflow="echoer", version="1", status="complete") == 2
+    assert _value(samples, runs, workflow="echoer", version="1", status="error") == 1
+
+
 def test_metrics_need_the_api_key_unless_public(project: Path, flow: Path) -> None:
     with _lab(project) as lab:
         handle = start_server(lab, [str(flow)], port=0)

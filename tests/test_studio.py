@@ -210,6 +210,24 @@ def test_runs_from_other_front_ends_light_nodes_in_order(lab: Lab, flow: Path) -
         other.close()
 
 
+def test_runs_light_nodes_with_every_trace_exporter_off(project: Path, flow: Path) -> None:
+    from lgp_lab.config import load_config
+
+    config = load_config("experiment", project)
+    config.observability.local = False  # no trace store, no console, no Langfuse
+    with Lab(config=config, console=False) as quiet:
+        assert quiet.engine.call(quiet.atracing()) is None  # nothing traces runs...
+        studio = Studio("flow.py", lab=quiet)
+        try:
+            quiet.run("flow.py", {"text": "hi"}, thread_id="untraced")
+            wait_for(lambda: (studio.live.get("run") or {}).get("status") == "complete")
+            assert studio.live["order"] == ["plan", "act", "review"]  # ...yet the studio sees
+            wait_for(lambda: studio.threads["total"] == 1, what="thread list refresh")
+            assert quiet.engine.call(quiet._atrace_store()) is None  # and nothing is stored
+        finally:
+            studio.close()
+
+
 def test_runs_through_the_served_api_and_the_sdk_light_it_too(lab: Lab, flow: Path) -> None:
     from langgraph_sdk import get_sync_client
 

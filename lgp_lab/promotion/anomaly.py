@@ -346,7 +346,7 @@ def anomaly_enabled(config: Any) -> bool:
 
 async def awatch_anomalies(lab: Any) -> AnomalyWatcher | None:
     """Start (once per Lab) the watcher when ``anomaly.enabled``; the running one, or
-    ``None`` when disabled or the Lab has no tracer to see runs through."""
+    ``None`` when disabled."""
     if not anomaly_enabled(lab.config):
         return None
     found = _BY_LAB.get(lab)
@@ -355,8 +355,6 @@ async def awatch_anomalies(lab: Any) -> AnomalyWatcher | None:
     from lgp_lab.promotion.outcomes import aoutcomes_for
 
     outcomes = await aoutcomes_for(lab)
-    if outcomes is None:
-        return None
     found = _BY_LAB.get(lab)
     if found is None:
         found = _BY_LAB[lab] = AnomalyWatcher(lab)

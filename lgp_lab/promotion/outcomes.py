@@ -102,19 +102,14 @@ class RunOutcomes:
         pass
 
 
-async def aoutcomes_for(lab: Any) -> RunOutcomes | None:
-    """The Lab's :class:`RunOutcomes`, attached to its tracer on first use.
-
-    ``None`` when the Lab has no tracer (every trace exporter off: ``observability.local:
-    false`` with no console and no Langfuse); then no run is seen.
-    """
+async def aoutcomes_for(lab: Any) -> RunOutcomes:
+    """The Lab's :class:`RunOutcomes`, attached to its tracer on first use (one with no
+    exporters when every trace exporter is off: runs are seen all the same)."""
     with _LOCK:
         found = _BY_LAB.get(lab)
     if found is not None:
         return found
-    tracing = await lab.atracing()
-    if tracing is None:
-        return None
+    tracing = await lab.awatched_tracing()
     with _LOCK:
         found = _BY_LAB.get(lab)
         if found is None:
@@ -123,6 +118,6 @@ async def aoutcomes_for(lab: Any) -> RunOutcomes | None:
     return found
 
 
-def outcomes_for(lab: Any) -> RunOutcomes | None:
+def outcomes_for(lab: Any) -> RunOutcomes:
     """Sync twin of :func:`aoutcomes_for`."""
     return lab.engine.call(aoutcomes_for(lab))

@@ -59,8 +59,7 @@ class LabMetrics:
         from lgp_lab.promotion.outcomes import aoutcomes_for
 
         self._outcomes = await aoutcomes_for(self.lab)
-        if self._outcomes is not None:
-            self._unsubscribe = self._outcomes.subscribe(self._on_outcome)
+        self._unsubscribe = self._outcomes.subscribe(self._on_outcome)
 
     def attach(self) -> None:
         """:meth:`aattach` from a thread other than the engine loop's."""

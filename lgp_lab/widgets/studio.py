@@ -105,15 +105,7 @@ class Studio(anywidget.AnyWidget):
         self.live = {"run": None, "nodes": {}, "order": [], "events": [], "tokens": {}}
         self.status = {"kind": "info", "text": ""}
         self._exporter = LiveExporter(self._on_live, self._accepts)
-        tracing = lab._call(lab.atracing())
-        self._listener: Any = None
-        if tracing is not None:
-            self._exporter.attach(tracing)
-        else:
-            # Every exporter is off in this config: no node events, refresh after runs.
-            from lgp_lab.widgets._listen import WeakRunListener
-
-            self._listener = WeakRunListener(lab, self._on_run_result)
+        self._exporter.attach(lab._call(lab.awatched_tracing()))
         self.on_msg(self._on_msg)
         self.refresh()
         if thread_id:
@@ -241,9 +233,6 @@ class Studio(anywidget.AnyWidget):
         exporter = self.__dict__.get("_exporter")
         if exporter is not None:
             exporter.detach()
-        listener = self.__dict__.get("_listener")
-        if listener is not None:
-            listener.close()
         unwatch, self._unwatch = self.__dict__.get("_unwatch"), None
         if unwatch is not None:
             unwatch()
@@ -428,9 +417,6 @@ class Studio(anywidget.AnyWidget):
                 if pending.node:
                     nodes[pending.node] = {**nodes.get(pending.node, {}), "status": "interrupted"}
             self.live = {**live, "nodes": nodes}
-
-    def _on_run_result(self, result: Any) -> None:
-        on_kernel_thread(lambda: _safely(self, self._after_run, result.thread_id))
 
     def _after_run(self, thread_id: str) -> None:
         self._async(self.data.athreads(self.workflow_name, self.threads.get("offset", 0)),
