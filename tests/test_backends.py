@@ -220,6 +220,13 @@ def test_run_ownership_stale_adopt_open_runs(db: Db) -> None:
     assert db.run(runs.stale("me", now)) == []
     assert db.run(runs.adopt("o3", dead, "me", now + 60, 2)) is False  # finished: not open
 
+    # an end written by an owner that lost the run is refused (fenced on the owner)
+    t2 = "2026-01-01T00:00:02+00:00"
+    assert db.run(runs.set_status("o1", "success", t2, owner=dead)) is False
+    assert db.run(runs.get(None, "o1"))["status"] == "pending"
+    assert db.run(runs.set_status("o1", "running", t2, owner="me")) is True
+    assert db.run(runs.get(None, "o1"))["status"] == "running"
+
     assert db.run(runs.run_checkpointed("T", "o1")) is False
     db.invoke("T", run_id="o1", workflow="wf")
     assert db.run(runs.run_checkpointed("T", "o1")) is True
@@ -228,6 +235,12 @@ def test_run_ownership_stale_adopt_open_runs(db: Db) -> None:
     # a run with nothing else open on its thread is taken at once
     db.run(runs.put({**_run_row("v1", "V", t0), "owner": "me", "lease_until": now + 60}))
     assert db.run(runs.claim_run("v1", "V", "me", now + 60)) is True
+
+    # runs taken from a live owner: on replicas (PostgreSQL) the row says who took them;
+    # one SQLite server's runs are adopted only once its process is gone
+    lost = db.run(runs.lost(dead, ["o1", "v1", "nope"]))
+    assert lost == ({"o1": "me", "v1": "me"} if runs.distributed else {})
+    assert db.run(runs.lost("me", ["o1", "v1"])) == {}
 
 
 # ---------------------------------------------------------------------- threads

@@ -317,3 +317,61 @@ def test_a_live_process_that_stopped_renewing_loses_its_runs_to_replicas(
         assert lab._call(lab.runs.aget("stuck", run_id)).status == "success"
     else:
         assert lab._call(lab.runs.aget("stuck", run_id)).status == "pending"
+
+
+# n2 blocks only where it runs first (the replica that gets stuck); where the run is
+# resumed it goes straight through.
+STUCK_ONCE = SLOW.replace(
+    """    note("n2-start")
+    deadline""",
+    """    first = "n2-start" not in (EFFECTS / "effects.txt").read_text().split()
+    note("n2-start")
+    deadline = time.monotonic() if not first else None
+    deadline""",
+).replace("deadline = time.monotonic() + 60", "deadline = deadline or time.monotonic() + 60")
+
+
+def test_a_stuck_replica_that_lost_its_lease_stops_and_does_not_overwrite_the_run(
+    project: Path, tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replica A stops renewing (stuck) mid-node; B adopts the run once A's lease ran out
+    and finishes it from the checkpoint. When A comes back, it finds the run taken: it
+    stops there (n3 runs once, on B) and does not write its own end over B's record."""
+    from lgp_lab import Lab
+
+    effects = tmp_path / "effects"
+    effects.mkdir()
+    (effects / "effects.txt").touch()
+    monkeypatch.setenv("LGP_TEST_EFFECTS", str(effects))
+    write(project / "workflows" / "slow.py", STUCK_ONCE)
+    write(project / "config" / "experiment.yaml",
+          f"checkpoint:\n  backend: postgres\n  url: {postgres_url}\n  pool_max_size: 4\n"
+          "observability:\n  console: false\nruns:\n  lease_seconds: 1.5\n"
+          "  retry_backoff_seconds: 0\n  poll_seconds: 0.1\n")  # fmt: skip
+    lines = lambda: (effects / "effects.txt").read_text().split()  # noqa: E731
+    with Lab(root=project) as a, Lab(root=project) as b:
+        a.load("workflows/slow.py")
+        b.load("workflows/slow.py")
+        a._call(a.runs.astart())
+        a.thread_records.create("shared")
+        run = a._call(a.runs.acreate(thread_id="shared", assistant_id="slow", graph_id="slow",
+                                     input={"steps": []}))  # fmt: skip
+        _wait_for(lambda: "n2-start" in lines(), 30, "n2 to start on A")
+        a._call(a.runs._ownership.aclose())  # A is stuck: it renews no lease from now on
+        b._call(b.runs.astart())
+        _wait_for(lambda: b._call(b.runs.aget("shared", run.run_id)).status == "success",
+                  30, "B to adopt and finish the run")  # fmt: skip
+        assert lines() == ["n1", "n2-start", "n2-start", "n2", "n3"]
+
+        async def wake_up() -> None:  # A renews again: it finds the run taken
+            a.runs._ownership.start()
+
+        a._call(wake_up())
+        _wait_for(lambda: run.run_id not in a.runs._owned(), 10, "A to let the run go")
+        (effects / "release").touch()  # A's n2 thread returns now; its graph must not go on
+        final = a._call(a.runs.ajoin("shared", run.run_id))  # followed on B's record
+        time.sleep(0.5)
+        record = b._call(b.runs.aget("shared", run.run_id))
+    assert final["steps"] == ["n1", "n2", "n3"]
+    assert lines().count("n3") == 1
+    assert (record.status, record.attempt) == ("success", 2)

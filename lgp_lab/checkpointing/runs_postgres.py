@@ -47,19 +47,24 @@ class PostgresRunStore:
         await self._db.execute(_INSERT, _insert_values(row))
 
     async def set_status(
-        self, run_id: str, status: str, updated_at: str, attempt: int | None = None
-    ) -> None:
-        """Record a run's new status (and attempt, when it starts again)."""
-        if attempt is None:
-            await self._db.execute(
-                "UPDATE lgp_runs SET status = %s, updated_at = %s WHERE run_id = %s",
-                (status, updated_at, run_id),
-            )
-        else:
-            await self._db.execute(
-                "UPDATE lgp_runs SET status = %s, updated_at = %s, attempt = %s WHERE run_id = %s",
-                (status, updated_at, attempt, run_id),
-            )
+        self,
+        run_id: str,
+        status: str,
+        updated_at: str,
+        attempt: int | None = None,
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        """Record a run's new status (and attempt, when it starts again). With ``owner``,
+        only while the run is still that owner's (a fenced write); whether it was made."""
+        query = "UPDATE lgp_runs SET status = %s, updated_at = %s"
+        params: tuple[Any, ...] = (status, updated_at)
+        if attempt is not None:
+            query, params = query + ", attempt = %s", (*params, attempt)
+        query, params = query + " WHERE run_id = %s", (*params, run_id)
+        if owner is not None:
+            query, params = query + " AND owner = %s", (*params, owner)
+        return bool(await self._db.execute(query, params))
 
     async def get(self, thread_id: str | None, run_id: str) -> dict[str, Any] | None:
         """One run (of ``thread_id`` when given), or ``None``."""
@@ -136,6 +141,18 @@ class PostgresRunStore:
             (lease_until, owner),
         )
         return {run_id: action for run_id, action in rows if action}
+
+    async def lost(self, owner: str, run_ids: list[str]) -> dict[str, str | None]:
+        """Of ``run_ids`` (runs ``owner`` executes), those another replica has taken
+        since (``owner``'s lease ran out, e.g. it was stuck), with their new owner."""
+        if not run_ids:
+            return {}
+        rows = await self._db.fetch(
+            "SELECT run_id, owner FROM lgp_runs WHERE run_id = ANY(%s) "
+            "AND owner IS DISTINCT FROM %s",
+            (list(run_ids), owner),
+        )
+        return dict(rows)
 
     async def cancel_requests(self, owner: str) -> dict[str, str]:
         """The cancel requests other replicas wrote for ``owner``'s open runs."""

@@ -88,21 +88,25 @@ class SqliteRunStore:
         )
 
     async def set_status(
-        self, run_id: str, status: str, updated_at: str, attempt: int | None = None
-    ) -> None:
-        """Record a run's new status (and attempt, when it starts again)."""
+        self,
+        run_id: str,
+        status: str,
+        updated_at: str,
+        attempt: int | None = None,
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        """Record a run's new status (and attempt, when it starts again). With ``owner``,
+        only while the run is still that owner's (a fenced write); whether it was made."""
         await self._setup()
-        if attempt is None:
-            query, params = (
-                "UPDATE lgp_runs SET status = ?, updated_at = ? WHERE run_id = ?",
-                (status, updated_at, run_id),
-            )
-        else:
-            query, params = (
-                "UPDATE lgp_runs SET status = ?, updated_at = ?, attempt = ? WHERE run_id = ?",
-                (status, updated_at, attempt, run_id),
-            )
-        await self._write(query, params)
+        query = "UPDATE lgp_runs SET status = ?, updated_at = ?"
+        params: tuple[Any, ...] = (status, updated_at)
+        if attempt is not None:
+            query, params = query + ", attempt = ?", (*params, attempt)
+        query, params = query + " WHERE run_id = ?", (*params, run_id)
+        if owner is not None:
+            query, params = query + " AND owner = ?", (*params, owner)
+        return bool(await self._write(query, params))
 
     async def get(self, thread_id: str | None, run_id: str) -> dict[str, Any] | None:
         """One run (of ``thread_id`` when given), or ``None``."""
@@ -157,6 +161,11 @@ class SqliteRunStore:
 
     async def renew(self, owner: str, lease_until: float) -> dict[str, str]:
         """Extend ``owner``'s leases; the cancel requests for its runs (none here)."""
+        return {}
+
+    async def lost(self, owner: str, run_ids: list[str]) -> dict[str, str | None]:
+        """Runs taken from a live ``owner`` (none here: one server renews no lease, and
+        its runs are adopted only once its process is gone)."""
         return {}
 
     async def stale(self, owner: str, now: float) -> list[dict[str, Any]]:

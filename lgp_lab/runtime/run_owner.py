@@ -6,7 +6,8 @@ contract on the engine loop:
 
 - it renews the leases of its open runs every third of a lease, and picks up cancel
   and stream-relay requests other replicas wrote for them (a distributed backend
-  only: PostgreSQL);
+  only: PostgreSQL); a run another replica took over meanwhile (this process was
+  stuck past its lease) is stopped here, and its end is not written from here;
 - it adopts open runs whose owner is gone — on this machine as soon as the process is
   gone, elsewhere when the lease has run out — and hands them to the runs subsystem,
   which resumes each from its last checkpoint (completed nodes are not run again);
@@ -66,6 +67,7 @@ class Ownership:
         adopt: Called with each adopted row and whether it had started; schedules it.
         owned: The run ids this process holds open now.
         cancel: Called with ``(run_id, action)`` for each cancel request found.
+        lose: Called with ``(run_id, new_owner)`` for each run another replica took.
         relay: Called with each run id whose events another replica asked for.
         warn: Where notes go (``Resuming from checkpoint: <thread>``).
     """
@@ -79,6 +81,7 @@ class Ownership:
         adopt: Callable[[dict[str, Any]], Awaitable[None]],
         owned: Callable[[], list[str]],
         cancel: Callable[[str, str], None],
+        lose: Callable[[str, str | None], None],
         relay: Callable[[str], None],
         warn: Callable[[str], None],
     ) -> None:
@@ -88,6 +91,7 @@ class Ownership:
         self._adopt = adopt
         self._owned = owned
         self._cancel = cancel
+        self._lose = lose
         self._relay = relay
         self._warn = warn
         self._task: asyncio.Task[None] | None = None
@@ -190,6 +194,9 @@ class Ownership:
                     if now - last_renew >= renew_every:
                         last_renew = now
                         requests = await self.store.renew(self.owner, self.lease_until())
+                        lost = await self.store.lost(self.owner, self._owned())
+                        for run_id, taker in lost.items():
+                            self._lose(run_id, taker)
                     else:
                         requests = await self.store.cancel_requests(self.owner)
                     for run_id, action in requests.items():

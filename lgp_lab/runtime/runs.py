@@ -74,8 +74,14 @@ class RunStore(Protocol):
 
     async def put(self, row: dict[str, Any]) -> None: ...
     async def set_status(
-        self, run_id: str, status: str, updated_at: str, attempt: int | None = None
-    ) -> None: ...
+        self,
+        run_id: str,
+        status: str,
+        updated_at: str,
+        attempt: int | None = None,
+        *,
+        owner: str | None = None,
+    ) -> bool: ...
     async def get(self, thread_id: str | None, run_id: str) -> dict[str, Any] | None: ...
     async def list(
         self, thread_id: str, *, limit: int, offset: int, status: str | None = None
@@ -179,6 +185,7 @@ class _Live:
         self.waiting = False  # it stopped at an interrupt()
         self.recording: asyncio.Task[None] | None = None  # a cancelled queued run's write
         self.relaying = False  # its events are copied for a replica joining its stream
+        self.lost_to: str | None = None  # the replica that took it over (lease ran out)
         self.finished_at = 0.0
 
     @property
@@ -272,7 +279,7 @@ class Runs:
                 self._ownership = Ownership(
                     store, self.owner, self._lab.config.runs,
                     adopt=self._adopt, owned=self._owned, cancel=self._remote_cancel,
-                    relay=self._start_relay, warn=self._lab.warn,
+                    lose=self._lose, relay=self._start_relay, warn=self._lab.warn,
                 )  # fmt: skip
                 if not self._closing:
                     self._ownership.start()
@@ -652,7 +659,8 @@ class Runs:
             result = await asyncio.shield(live.done)
             if result is not None:
                 return result
-            return await self._thread_values(live.run.thread_id)  # it never ran
+            if live.lost_to is None:
+                return await self._thread_values(live.run.thread_id)  # it never ran
         run = await self.aget(thread_id, run_id)
         if run is None:
             raise RunNotFoundError(f"run {run_id!r} not found" + _on(thread_id))
@@ -851,6 +859,12 @@ class Runs:
             error = exc
             result = {"__error__": _error_body(exc)}
             live.publish("error", result["__error__"])
+        if live.lost_to is not None:
+            # Another replica resumes it from its last checkpoint: that one records the
+            # end. Joiners here follow the run there (ajoin), streams are told to rejoin.
+            live.publish("error", _lost_error(run, live.lost_to))
+            self._finish(live, None, forget=True)
+            return
         run.status = status
         run.updated_at = _now()
         deleted = live.cancel_action == "rollback"
@@ -858,8 +872,13 @@ class Runs:
             if deleted:
                 await store.delete_checkpoints_of_run(run.thread_id, run.run_id)
                 await store.delete(run.run_id)
-            else:
-                await store.set_status(run.run_id, status, run.updated_at.isoformat())
+            elif not await store.set_status(
+                run.run_id, status, run.updated_at.isoformat(), owner=self.owner
+            ):
+                self._lab.warn(
+                    f"run {run.run_id}: ended {status} here, but another replica had taken "
+                    "it over (this one's lease ran out); its record is that replica's"
+                )
             if live.cancel_action is not None:
                 result = await self._thread_values(run.thread_id)
             await self._after_run(live, status, error)
@@ -1141,8 +1160,9 @@ class Runs:
                     f"attempt {run.attempt} of {settings.max_attempts}"
                 )
                 await store.set_status(
-                    run.run_id, "running", run.updated_at.isoformat(), attempt=run.attempt
-                )
+                    run.run_id, "running", run.updated_at.isoformat(), attempt=run.attempt,
+                    owner=self.owner,
+                )  # fmt: skip
                 live.request.resume = True
                 if settings.retry_backoff_seconds:
                     await asyncio.sleep(settings.retry_backoff_seconds * 2 ** (run.attempt - 2))
@@ -1165,6 +1185,26 @@ class Runs:
         task = asyncio.get_running_loop().create_task(relay(self._store, live))
         self._relays.add(task)
         task.add_done_callback(self._relays.discard)
+
+    def _lose(self, run_id: str, taker: str | None) -> None:
+        """Stop executing a run another replica took over (this process's lease on it
+        ran out, e.g. its loop was stuck): the other replica resumes it from its last
+        checkpoint, so going on here would run its nodes twice."""
+        live = self._live.get(run_id)
+        if live is None or live.finished:
+            return
+        live.lost_to = taker or "another replica"
+        self._lab.warn(
+            f"run {run_id} on thread {live.run.thread_id}: its lease ran out and "
+            f"{live.lost_to} took it over; stopped here"
+        )
+        if live.task is None:  # queued here, not started: nothing to stop, nothing to write
+            live.publish("error", _lost_error(live.run, live.lost_to))
+            self._finish(live, None)
+            return
+        live.cancel_action = "interrupt"
+        if not live.task.done():
+            live.task.cancel()
 
     def _remote_cancel(self, run_id: str, action: str) -> None:
         live = self._live.get(run_id)
@@ -1347,6 +1387,16 @@ def _final_values(values: Any, interrupts: list[Any]) -> Any:
     if interrupts:
         out["__interrupt__"] = to_jsonable(interrupts)
     return out
+
+
+def _lost_error(run: Run, taker: str) -> dict[str, Any]:
+    """The stream event telling a client here that the run moved to another replica."""
+    return {
+        "error": "RunMovedError",
+        "message": f"run {run.run_id} is now executed by {taker} (this replica's lease on "
+        "it ran out); join it again to follow it: GET /threads/"
+        f"{run.thread_id}/runs/{run.run_id}/stream",
+    }
 
 
 def _error_body(exc: BaseException) -> dict[str, Any]:
