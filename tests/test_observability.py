@@ -313,3 +313,47 @@ def test_langfuse_flush_on_close_never_blocks_the_engine_loop(
     assert loop_watchdog.pings > 0
     assert not loop_watchdog.violations, loop_watchdog.report()
     assert any("not reachable" in w and hole.url in w for w in warnings), warnings
+
+
+def test_token_relay_joins_the_callbacks_only_while_an_exporter_wants_tokens() -> None:
+    import uuid
+
+    from langchain_core.callbacks import CallbackManager, StdOutCallbackHandler
+
+    from lgp_lab.observability.cost import CostTracker
+    from lgp_lab.observability.tokens import TokenRelay, with_token_relay
+    from lgp_lab.observability.tracing import Tracing
+
+    class Shows:
+        name = "shows-tokens"
+
+        def __init__(self) -> None:
+            self.got: list[tuple[str, str]] = []
+
+        def on_token(self, run, node, text) -> None:
+            self.got.append((node, text))
+
+    tracing = Tracing([], base_metadata={}, cost=CostTracker("per_invocation", 0.0, None))
+    config = {"configurable": {"thread_id": "t"}}
+    assert with_token_relay(config, tracing, object()) is config  # nobody shows tokens
+    shows = Shows()
+    tracing.add_exporter(shows)
+    assert with_token_relay(config, tracing, None) is config  # an untraced run
+
+    mine = StdOutCallbackHandler()
+    listed = with_token_relay({**config, "callbacks": [mine]}, tracing, object())
+    assert listed["callbacks"][0] is mine and isinstance(listed["callbacks"][1], TokenRelay)
+    manager = CallbackManager([mine])
+    managed = with_token_relay({**config, "callbacks": manager}, tracing, object())
+    assert manager.handlers == [mine]  # the caller's manager is left as it was
+    [relay] = [h for h in managed["callbacks"].inheritable_handlers if isinstance(h, TokenRelay)]
+
+    # Tokens carry the node the model ran in; content blocks give their text.
+    run_id = uuid.uuid4()
+    relay.on_chat_model_start({}, [[]], run_id=run_id, metadata={"langgraph_node": "agent"})
+    relay.on_llm_new_token("Hel", run_id=run_id)
+    relay.on_llm_new_token([{"type": "text", "text": "lo"}, {"type": "tool_use"}], run_id=run_id)
+    relay.on_llm_new_token("", run_id=run_id)
+    relay.on_llm_end(None, run_id=run_id)
+    relay.on_llm_new_token("late", run_id=run_id)  # after its end: not the model's
+    assert shows.got == [("agent", "Hel"), ("agent", "lo")]

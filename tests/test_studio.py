@@ -312,6 +312,41 @@ def test_chat_model_tokens_stream_into_the_studio(
         studio.close()
 
 
+@pytest.mark.parametrize("node", ["sync", "async"])
+def test_chat_model_tokens_of_runs_from_other_front_ends_stream_too(
+    lab: Lab, project: Path, monkeypatch: pytest.MonkeyPatch, node: str
+) -> None:
+    import lgp_lab.widgets.studio as studio_module
+
+    monkeypatch.setattr(studio_module, "_TOKEN_FLUSH_S", 0.0)
+    source = CHAT.replace("the studio streams every token", "a cell streams every token")
+    if node == "async":
+        source = source.replace("def chat(state):\n    return {\"messages\": [model.invoke(",
+                                "async def chat(state):\n    return {\"messages\": "
+                                "[await model.ainvoke(")  # fmt: skip
+        assert "await model.ainvoke" in source
+    write(project / "chat.py", source)
+    studio = Studio("chat.py", lab=lab)
+    seen: list[str] = []
+    studio.observe(lambda c: seen.append((c["new"].get("tokens") or {}).get("chat", "")),
+                   names="live")  # fmt: skip
+    try:
+        # As %lgp_run does: the run asks for no messages stream; the open studio gets the
+        # tokens all the same, one by one while the model streams.
+        result = lab.run("chat.py", {"messages": [("user", "hi")]}, thread_id=f"cell-{node}")
+        wait_for(lambda: studio.live.get("tokens", {}).get("chat")
+                 == "a cell streams every token", what="the streamed tokens")  # fmt: skip
+        grown = [t for i, t in enumerate(seen) if t and (i == 0 or t != seen[i - 1])]
+        assert len(grown) > 3 and all(b.startswith(a) for a, b in itertools.pairwise(grown))
+        assert result.state["messages"][-1].content == "a cell streams every token"
+    finally:
+        studio.close()
+    # With no studio open, runs add no callback: the model is called as plain LangGraph
+    # calls it.
+    tracing = lab.engine.call(lab.awatched_tracing())
+    assert not tracing.wants_tokens
+
+
 def test_a_closed_studio_stops_listening(lab: Lab, flow: Path) -> None:
     studio = Studio("flow.py", lab=lab)
     tracing = lab._call(lab.atracing())

@@ -68,6 +68,17 @@ class Tracing:
 
         return remove
 
+    @property
+    def wants_tokens(self) -> bool:
+        """Whether an exporter shows chat-model tokens live (has ``on_token``); runs then
+        relay them (:mod:`lgp_lab.observability.tokens`)."""
+        return any(hasattr(e, "on_token") for e in self.exporters)
+
+    def token(self, run: RunTrace, node: str, text: str) -> None:
+        """A chat model in ``node`` streamed ``text`` (to the exporters with ``on_token``;
+        called on whichever thread the node runs)."""
+        self._call("on_token", run, node, text)
+
     def exporter(self, name: str) -> Any:
         """The exporter called ``name``, or ``None``."""
         return next((e for e in self.exporters if e.name == name), None)

@@ -16,6 +16,7 @@ from lgp_lab.errors import (
     format_exception_only,
     user_location,
 )
+from lgp_lab.observability.tokens import with_token_relay
 from lgp_lab.runtime.context import current_lab, run_recorder
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.workflow import Workflow
@@ -180,6 +181,7 @@ async def _drive_graph(
         if trace is not None:
             tracing.end(trace, status="error", error=exc.message)
         raise
+    config = with_token_relay(config, tracing, trace)  # while a live view shows tokens
     yield (
         "metadata",
         {

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lgp_lab.errors import LgpError, format_exception_only
+from lgp_lab.observability.tokens import with_token_relay
 from lgp_lab.runtime import run_requests as checks
 from lgp_lab.runtime.jsonable import to_jsonable
 from lgp_lab.runtime.run_events import RunEmitter, encode_event
@@ -1021,6 +1022,7 @@ class Runs:
             if trace is not None:
                 tracing.end(trace, status="error", error=getattr(exc, "message", str(exc)))
             raise
+        config = with_token_relay(config, tracing, trace)  # while a live view shows tokens
 
         user_modes = set(request.stream_mode)
         lib_modes = set(user_modes) - {"events", "messages-tuple", *checks.QUIET_MODES}

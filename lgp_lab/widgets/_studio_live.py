@@ -2,7 +2,8 @@
 (run start, node start/end, LLM and tool calls, run end) into small JSON events.
 
 The tracer calls every exporter for every run of the Lab — ``%lgp_run``, the HTTP API,
-the SDK, the studio's own runs — so the studio sees them all without polling. The
+the SDK, the studio's own runs — so the studio sees them all without polling, chat-model
+tokens included (``on_token``: runs relay them while a studio is open). The
 exporter holds the studio weakly: a studio that is closed or collected stops receiving
 events, and the exporter removes itself from the tracer on the next event.
 """
@@ -87,6 +88,10 @@ class LiveExporter:
                 "output": _glimpse(span.output),
             },
         )
+
+    def on_token(self, run: Any, node: str, text: str) -> None:
+        # On the thread the node runs on (a sync node's worker thread included).
+        self._emit(run, {"type": "tokens", "tokens": {node: text}})
 
     def on_run_end(self, run: Any) -> None:
         self._emit(

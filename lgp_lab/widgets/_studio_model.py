@@ -10,7 +10,6 @@ through ``lab.runs`` like the HTTP API's, and state edits use LangGraph's own
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from lgp_lab.errors import WorkflowInputError, WorkflowNotFoundError
@@ -159,29 +158,11 @@ class StudioData:
             context=context,
             config=config,
             checkpoint_id=checkpoint_id,
-            # Chat-model tokens, as LangGraph streams them (see :meth:`atokens`).
-            stream_mode=("messages-tuple",),
             multitask_strategy="enqueue",
             if_not_exists="create",
             on_disconnect="continue",
         )
         return {"run_id": run.run_id, "thread_id": run.thread_id, "status": run.status}
-
-    async def atokens(self, run: dict[str, Any]) -> AsyncIterator[tuple[str, str]]:
-        """``(node, text)`` for each chat-model token of a run :meth:`arun` started
-        (LangGraph's ``messages`` stream: the node's model streams while it runs)."""
-        import json
-
-        events = self.lab.runs.astream(
-            run["run_id"], thread_id=run["thread_id"], last_event_id="-1"
-        )
-        async for _id, event, data in events:
-            if event != "messages" or not data:
-                continue
-            chunk, meta = json.loads(data)
-            text = _text_of(chunk.get("content") if isinstance(chunk, dict) else None)
-            if text:
-                yield (meta or {}).get("langgraph_node") or "?", text
 
     async def afork(
         self,
@@ -304,19 +285,6 @@ async def _sample(graph: Any) -> Any:
     from lgp_lab.runtime.loader import GraphFactory
 
     return await graph.asample() if isinstance(graph, GraphFactory) else graph
-
-
-def _text_of(content: Any) -> str:
-    """A message chunk's text: a string, or the text blocks of a content list."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            b if isinstance(b, str) else str(b.get("text", ""))
-            for b in content
-            if isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text")
-        )
-    return ""
 
 
 def _schema(graph: Any, method: str) -> Any:

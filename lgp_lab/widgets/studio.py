@@ -103,6 +103,8 @@ class Studio(anywidget.AnyWidget):
         self._watched: Any = None
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=1000)
         self.live = {"run": None, "nodes": {}, "order": [], "events": [], "tokens": {}}
+        self._tokens: dict[str, str] = {}  # streamed since the last page update, by node
+        self._tokens_flushed = 0.0
         self.status = {"kind": "info", "text": ""}
         self._exporter = LiveExporter(self._on_live, self._accepts)
         self._exporter.attach(lab._call(lab.awatched_tracing()))
@@ -177,7 +179,6 @@ class Studio(anywidget.AnyWidget):
                 workflow, input=input, thread_id=thread_id, context=context, config=config
             )
         )
-        self._follow_tokens(started)
         self._say("info", f"run {started['run_id']} started on thread {started['thread_id']}")
         return started
 
@@ -200,8 +201,6 @@ class Studio(anywidget.AnyWidget):
                 run=run, workflow=self.workflow,
             )
         )  # fmt: skip
-        if out["run"] is not None:
-            self._follow_tokens(out["run"])
         self._say("info", f"forked at {checkpoint_id} into thread {out['thread_id']}")
         return out
 
@@ -209,9 +208,7 @@ class Studio(anywidget.AnyWidget):
         """Answer the open thread's pending interrupt with ``value``; the rest of the run
         streams live."""
         thread_id = thread_id or self._selected(None, need_checkpoint=False)[0]
-        started = self.lab._call(self.data.aresume(thread_id, value, workflow=self.workflow))
-        self._follow_tokens(started)
-        return started
+        return self.lab._call(self.data.aresume(thread_id, value, workflow=self.workflow))
 
     def delete(self, thread_id: str | None = None) -> None:
         """Delete a thread (the open one by default) with all its checkpoints."""
@@ -361,13 +358,15 @@ class Studio(anywidget.AnyWidget):
         live = dict(self.live)
         kind = event["type"]
         if kind == "tokens":
-            run = live.get("run") or {}
-            if run.get("thread_id") == event["thread_id"]:
-                tokens = dict(live.get("tokens") or {})
+            if (live.get("run") or {}).get("trace_id") == event["trace_id"]:
                 for node, text in event["tokens"].items():
-                    tokens[node] = (tokens.get(node, "") + text)[-_MAX_TOKEN_CHARS:]
-                self.live = {**live, "tokens": tokens}
+                    self._tokens[node] = self._tokens.get(node, "") + text
+                # Batched: at most one page update per _TOKEN_FLUSH_S while tokens flow.
+                if time.perf_counter() - self._tokens_flushed >= _TOKEN_FLUSH_S:
+                    self._flush_tokens()
             return
+        self._flush_tokens()  # what streamed before this step shows before it
+        live = dict(self.live)
         self._events.append(event)
         if kind == "run_start":
             live = {"run": _run_summary(event), "nodes": {}, "order": []}
@@ -406,6 +405,17 @@ class Studio(anywidget.AnyWidget):
                     lambda info, trace=event["trace_id"]: self._mark_waiting(trace, info),
                 )
             self._after_run(event["thread_id"])
+
+    def _flush_tokens(self) -> None:
+        self._tokens_flushed = time.perf_counter()
+        if not self._tokens:
+            return
+        pending, self._tokens = self._tokens, {}
+        live = self.live
+        tokens = dict(live.get("tokens") or {})
+        for node, text in pending.items():
+            tokens[node] = (tokens.get(node, "") + text)[-_MAX_TOKEN_CHARS:]
+        self.live = {**live, "tokens": tokens}
 
     def _mark_waiting(self, trace_id: str, info: Any) -> None:
         with self._live_lock:
@@ -499,38 +509,9 @@ class Studio(anywidget.AnyWidget):
         self.checkpoint = {**view, "state": state}
 
     def _started(self, run: dict[str, Any]) -> None:
-        self._follow_tokens(run)
         self._say("info", f"run {run['run_id']} started on thread {run['thread_id']}")
 
-    def _follow_tokens(self, run: dict[str, Any]) -> None:
-        """Stream the chat-model tokens of a run this studio started into ``live``
-        (batched: at most one update per :data:`_TOKEN_FLUSH_S` while tokens flow)."""
-        self.lab.engine.submit(self._atokens(run))
-
-    async def _atokens(self, run: dict[str, Any]) -> None:
-        pending: dict[str, str] = {}
-        flushed = time.perf_counter()
-
-        def flush() -> None:
-            nonlocal pending, flushed
-            if pending:
-                batch, pending = pending, {}
-                self._on_live({"type": "tokens", "thread_id": run["thread_id"],
-                               "tokens": batch, "perf": time.perf_counter()})  # fmt: skip
-            flushed = time.perf_counter()
-
-        try:
-            async for node, text in self.data.atokens(run):
-                pending[node] = pending.get(node, "") + text
-                if time.perf_counter() - flushed >= _TOKEN_FLUSH_S:
-                    flush()
-        except Exception:  # tokens are a live extra: the run and its state stand alone
-            pass
-        flush()
-
     def _after_fork(self, out: dict[str, Any]) -> None:
-        if out.get("run") is not None:
-            self._follow_tokens(out["run"])
         self._say("info", f"forked into {out['thread_id']} at {out['checkpoint_id']}")
         self._async(self.data.athread(out["thread_id"]), self._open_thread)
 
