@@ -478,6 +478,16 @@ def test_session_queries(db: Db) -> None:
     assert list(tasks.values()) == ["b"]
     assert db.run(sessions.task_nodes("two", None)) == {}
 
+    # A state edit beside the loop's checkpoint (a fork from the one before b's) was not
+    # written by b, though b's writes hang off the same parent.
+    graph = db.graph()
+    parent = {"configurable": {"thread_id": "two", "checkpoint_id": page[1]["checkpoint_id"]}}
+    edited = db.run(graph.aupdate_state(parent, {"items": ["edited"]}, as_node="a"))
+    [edit] = db.run(sessions.list_checkpoints("two", limit=1))
+    assert edit["checkpoint_id"] == edited["configurable"]["checkpoint_id"]
+    assert (edit["metadata"]["source"], edit["nodes"]) == ("update", [])
+    assert db.run(sessions.list_checkpoints("two", limit=2))[1]["nodes"] == ["b"]
+
 
 # ---------------------------------------------------------------------- traces
 

@@ -144,15 +144,16 @@ class PostgresSessionStore:
             (*params, limit),
         )
         nodes = await self._writers(thread_id, [r[1] for r in rows if r[1]])
-        return [
-            {
-                "checkpoint_id": r[0],
-                "parent_checkpoint_id": r[1],
-                "metadata": r[2] if isinstance(r[2], dict) else {},
-                "nodes": nodes.get(r[1], []),
-            }
-            for r in rows
-        ]
+        listed = []
+        for r in rows:
+            metadata = r[2] if isinstance(r[2], dict) else {}
+            # The writes against the parent are the nodes that ran from it, which made
+            # this checkpoint only if the loop did: a state edit (update_state) beside
+            # them is a sibling of the loop's child, not written by those nodes.
+            writers = nodes.get(r[1], []) if metadata.get("source") == "loop" else []
+            listed.append({"checkpoint_id": r[0], "parent_checkpoint_id": r[1],
+                           "metadata": metadata, "nodes": writers})  # fmt: skip
+        return listed
 
     async def task_nodes(self, thread_id: str, checkpoint_id: str | None) -> dict[str, str]:
         """The node of each task that wrote against one checkpoint, by task id."""
