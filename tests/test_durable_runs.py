@@ -104,6 +104,10 @@ def test_a_run_killed_mid_node_resumes_from_its_checkpoint_after_restart(
         lines = lambda: (effects / "effects.txt").read_text().split()  # noqa: E731
         _wait_for(lambda: (effects / "effects.txt").exists() and "n2-start" in lines(),
                   30, "n2 to start")  # fmt: skip
+        # n1 completed once its checkpoint is written; with LangGraph's default
+        # durability ("async") that write may still be in flight as n2 starts.
+        _wait_for(lambda: client.threads.get_state(thread)["values"].get("steps") == ["n1"],
+                  30, "n1's checkpoint")  # fmt: skip
         first.kill()
         (effects / "release").touch()
 
