@@ -8,6 +8,7 @@ concurrent clients, a hot reload to the bad version, the CLI as a subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -248,6 +249,39 @@ def test_a_replica_finding_the_release_rollback_under_way_adds_no_incident(
     listed = run_cli("incidents", "--json", "--env", "experiment", cwd=project)
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_replicas_seeing_the_same_spike_record_one_incident_and_send_one_alert(
+    project: Path, webhook: WebhookReceiver, backend: str, request: pytest.FixtureRequest
+) -> None:
+    # Two watchers on one database (two replicas of a release, e.g. Kubernetes pods with
+    # no earlier version to restore): both see the spike of the same code.
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        write(project / "config" / "experiment.yaml",
+              f"checkpoint:\n  backend: postgres\n  url: {url}\n")  # fmt: skip
+    flow = write(project / "workflows" / "flaky.py", FLOW.replace("set()", "set(range(100))"))
+    with _lab(project, webhook.url) as first, _lab(project, webhook.url) as second:
+        watchers = [watch_anomalies(first), watch_anomalies(second)]
+        for lab, watcher in zip((first, second), watchers, strict=True):
+            for n in range(20):
+                with pytest.raises(WorkflowRunError):
+                    lab.run(str(flow), {"n": n})
+            lab.engine.call(watcher.adrain())
+        [incident] = watchers[0].incidents
+        assert watchers[1].incidents == []  # the second saw it recorded already
+        # A second spike of other code, seen by the second replica, is its own incident.
+        _release(flow, set(range(100)) - {1})
+        assert second.reload("flaky") == 2
+        for n in range(20):
+            with contextlib.suppress(WorkflowRunError):
+                second.run("flaky", {"n": n})
+        second.engine.call(watchers[1].adrain())
+    listed = json.loads(run_cli("incidents", "--json", "--env", "experiment", cwd=project).stdout)
+    assert [i["incident_id"] for i in listed][1:] == [incident.incident_id]
+    assert listed[0]["version"] == 2 and listed[0]["recorded_by"] == watchers[1].owner
+    assert len(webhook.bodies) == 2 and incident.incident_id in webhook.bodies[0]["text"]
 
 
 def test_error_rate_window_slides() -> None:

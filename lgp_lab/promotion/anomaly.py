@@ -12,7 +12,8 @@ into a sliding window. When the live version's failed fraction over at least
 
 This works the same for a hot-reloaded version (``%lgp_watch``, ``serve --watch``): the
 watcher remembers the graphs of the versions it has seen, so the previous one can be
-put back. Every replica watches its own runs.
+put back. Every replica watches its own runs; the replicas of one release (the same
+source files) that see the same spike record one incident and send one alert.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -27,10 +29,12 @@ import urllib.request
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lgp_lab.promotion.incidents import Incident, incident_store_for
 from lgp_lab.promotion.outcomes import RunOutcome
+from lgp_lab.runtime.run_owner import new_owner_id
 
 __all__ = [
     "AnomalyWatcher",
@@ -46,6 +50,8 @@ _log = logging.getLogger("lgp_lab.promotion")
 _BY_LAB: weakref.WeakKeyDictionary[Any, AnomalyWatcher] = weakref.WeakKeyDictionary()
 _WEBHOOK_ATTEMPTS = 3
 _MAX_VERSIONS_KEPT = 5
+# Another replica's incident for the same code within this many windows is this one.
+_DEDUPE_WINDOWS = 10
 
 
 class ErrorRateWindow:
@@ -107,6 +113,7 @@ class AnomalyWatcher:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self.incidents: list[Incident] = []
+        self.owner = new_owner_id()  # tells this watcher's incidents from other replicas'
         # Restores the previous *release* when this process holds no earlier version
         # (set by a deployment, e.g. lgp_lab.deploy.local_app): (workflow, version) ->
         # the action taken, as the incident records it, or ``None`` when another
@@ -240,12 +247,25 @@ class AnomalyWatcher:
         task.add_done_callback(self._tasks.discard)
 
     async def _record_and_alert(self, incident: Incident, message: str) -> None:
+        incident.recorded_by = self.owner
+        wf = self.lab.workflows.get(incident.workflow)
+        files = list(wf.files) if wf is not None else []
+        incident.fingerprint = await asyncio.to_thread(_fingerprint, files)
         try:
             store = incident_store_for(await self.lab.acheckpointer())
-            await store.add(incident)
+            recorded = await store.add(incident, dedupe_s=_DEDUPE_WINDOWS * incident.window_s)
         except Exception as exc:
             incident.incident_id = incident.incident_id or "INC-unrecorded"
             self.lab.warn(f"could not record the incident: {type(exc).__name__}: {exc}")
+        else:
+            if recorded is None:
+                # Another replica of the same code saw the same spike and recorded it
+                # (and alerted): one incident, one page.
+                _log.warning("%s v%s: the anomaly is already recorded by another replica",
+                             incident.workflow, incident.version)  # fmt: skip
+                with contextlib.suppress(ValueError):
+                    self.incidents.remove(incident)
+                return
         _log.warning("Incident %s", incident.summary())
         await self._langfuse_event(incident)
         url = self.alerts.webhook_url
@@ -314,6 +334,19 @@ class AnomalyWatcher:
                     return
             time.sleep(delay)  # in a worker thread: bounded backoff between attempts
             delay *= 2
+
+
+def _fingerprint(files: list[Any]) -> str | None:
+    """A hash of a workflow's source files (``None`` for a graph defined in a notebook)."""
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        try:
+            digest.update(Path(path).read_bytes())
+        except OSError:
+            digest.update(str(path).encode())
+    return digest.hexdigest()[:16]
 
 
 def alert_payload(incident: Incident, message: str) -> dict[str, Any]:

@@ -47,6 +47,9 @@ class Incident:
             nothing to restore or auto-rollback is off.
         restored_version: The version whose graph is live again, if any.
         live_version: The version number the restored graph is live under.
+        fingerprint: A hash of the bad version's source files: the same code on every
+            replica, whatever version number each process gave it.
+        recorded_by: The watcher that recorded it (``host:pid:token``).
     """
 
     incident_id: str
@@ -64,6 +67,8 @@ class Incident:
     live_version: int | None = None
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     errors: list[str] = field(default_factory=list)
+    fingerprint: str | None = None
+    recorded_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The incident as JSON-compatible data."""
@@ -132,28 +137,53 @@ class IncidentStore:
 
         return await fetch(self.saver, query, params)
 
-    async def add(self, incident: Incident) -> Incident:
-        """Store ``incident`` under the next free ``INC-<year>-<nnn>`` id (set on it)."""
-        year = incident.created_at[:4]
-        prefix = f"INC-{year}-"
+    async def add(self, incident: Incident, *, dedupe_s: float | None = None) -> Incident | None:
+        """Store ``incident`` under the next free ``INC-<year>-<nnn>`` id (set on it).
+
+        With ``dedupe_s``, nothing is stored and ``None`` is returned when another
+        watcher (``recorded_by``) recorded the same anomaly (workflow and
+        ``fingerprint``) in the last ``dedupe_s`` seconds: every replica of a bad
+        release sees the same spike, and it is one incident. The check and the insert
+        are one step (an advisory lock on PostgreSQL, the write lock on SQLite).
+        """
+        await self._setup()
         for _attempt in range(_MAX_ID_RETRIES):
-            rows = await self._fetch(
-                "SELECT incident_id FROM lgp_incidents WHERE incident_id LIKE ?", (prefix + "%",)
-            )
-            number = 1 + max((int(r[0].rsplit("-", 1)[1]) for r in rows), default=0)
-            incident.incident_id = f"{prefix}{number:03d}"
             try:
-                await self._execute(
-                    "INSERT INTO lgp_incidents (incident_id, created_at, workflow, version, "
-                    "detail) VALUES (?, ?, ?, ?, ?)",
-                    (incident.incident_id, incident.created_at, incident.workflow,
-                     incident.version, json.dumps(incident.to_dict())),
-                )  # fmt: skip
-                return incident
+                if self._postgres:
+                    return await self._add_postgres(incident, dedupe_s)
+                return await self._add_sqlite(incident, dedupe_s)
             except Exception as exc:  # another replica took that number: take the next
                 if "unique" not in str(exc).lower() and "duplicate" not in str(exc).lower():
                     raise
         raise RuntimeError(f"no free incident id after {_MAX_ID_RETRIES} attempts")
+
+    async def _add_postgres(self, incident: Incident, dedupe_s: float | None) -> Incident | None:
+        from lgp_lab.checkpointing.postgres import PgDb
+
+        async with PgDb(self.saver).transaction() as cur:
+            await cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('lgp_incidents', 0))")
+            await cur.execute(_RECENT.replace("?", "%s"), _recent_params(incident, dedupe_s))
+            if _seen_elsewhere(incident, await cur.fetchall(), dedupe_s):
+                return None
+            await cur.execute(_IDS.replace("?", "%s"), (_prefix(incident) + "%",))
+            _number(incident, await cur.fetchall())
+            await cur.execute(_INSERT.replace("?", "%s"), _insert_params(incident))
+        return incident
+
+    async def _add_sqlite(self, incident: Incident, dedupe_s: float | None) -> Incident | None:
+        from lgp_lab.checkpointing._sqlite_calls import transact
+
+        def add(conn: Any) -> Incident | None:
+            if not conn.in_transaction:  # the write lock first: check and insert as one
+                conn.execute("BEGIN IMMEDIATE")
+            recent = conn.execute(_RECENT, _recent_params(incident, dedupe_s)).fetchall()
+            if _seen_elsewhere(incident, recent, dedupe_s):
+                return None
+            _number(incident, conn.execute(_IDS, (_prefix(incident) + "%",)).fetchall())
+            conn.execute(_INSERT, _insert_params(incident))
+            return incident
+
+        return await transact(self.saver, add)
 
     async def update(self, incident: Incident) -> None:
         """Rewrite a stored incident (e.g. its ``rate_after``)."""
@@ -172,6 +202,47 @@ class IncidentStore:
         query += " ORDER BY created_at DESC, incident_id DESC LIMIT ?"
         rows = await self._fetch(query, (*params, limit))
         return [Incident.from_dict(json.loads(r[0])) for r in rows]
+
+
+_RECENT = "SELECT detail FROM lgp_incidents WHERE workflow = ? AND created_at >= ?"
+_IDS = "SELECT incident_id FROM lgp_incidents WHERE incident_id LIKE ?"
+_INSERT = (
+    "INSERT INTO lgp_incidents (incident_id, created_at, workflow, version, detail) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _prefix(incident: Incident) -> str:
+    return f"INC-{incident.created_at[:4]}-"
+
+
+def _number(incident: Incident, ids: list[tuple[Any, ...]]) -> None:
+    number = 1 + max((int(r[0].rsplit("-", 1)[1]) for r in ids), default=0)
+    incident.incident_id = f"{_prefix(incident)}{number:03d}"
+
+
+def _insert_params(incident: Incident) -> tuple[Any, ...]:
+    return (incident.incident_id, incident.created_at, incident.workflow, incident.version,
+            json.dumps(incident.to_dict()))  # fmt: skip
+
+
+def _recent_params(incident: Incident, dedupe_s: float | None) -> tuple[Any, ...]:
+    since = dt.datetime.fromisoformat(incident.created_at) - dt.timedelta(seconds=dedupe_s or 0)
+    return (incident.workflow, since.isoformat())
+
+
+def _seen_elsewhere(
+    incident: Incident, recent: list[tuple[Any, ...]], dedupe_s: float | None
+) -> bool:
+    if not dedupe_s or incident.fingerprint is None:
+        return False
+    for (detail,) in recent:
+        other = json.loads(detail) if isinstance(detail, str) else detail
+        if other.get("fingerprint") == incident.fingerprint and (
+            other.get("recorded_by") != incident.recorded_by
+        ):
+            return True
+    return False
 
 
 def incident_store_for(saver: Any) -> IncidentStore:
