@@ -258,13 +258,8 @@ class AnomalyWatcher:
             incident.incident_id = incident.incident_id or "INC-unrecorded"
             self.lab.warn(f"could not record the incident: {type(exc).__name__}: {exc}")
         else:
-            if recorded is None:
-                # Another replica of the same code saw the same spike and recorded it
-                # (and alerted): one incident, one page.
-                _log.warning("%s v%s: the anomaly is already recorded by another replica",
-                             incident.workflow, incident.version)  # fmt: skip
-                with contextlib.suppress(ValueError):
-                    self.incidents.remove(incident)
+            if recorded is None:  # the same code's spike, recorded by another replica
+                self._leave_to_another_replica(incident, "the anomaly is already recorded")
                 return
         _log.warning("Incident %s", incident.summary())
         await self._langfuse_event(incident)
@@ -278,18 +273,20 @@ class AnomalyWatcher:
             action = await self.restorer(incident.workflow, incident.version)
         except Exception as exc:
             action = f"alerted (the release rollback failed: {type(exc).__name__}: {exc})"
-        if action is None:
-            # Every replica sees the same bad release; one incident and one alert per
-            # rollback, from the replica that does it.
-            _log.warning("Release %s v%s: another replica is rolling it back",
-                         incident.workflow, incident.version)  # fmt: skip
-            with contextlib.suppress(ValueError):
-                self.incidents.remove(incident)
+        if action is None:  # another replica rolls this release back
+            self._leave_to_another_replica(incident, "the release is being rolled back")
             return
         incident.action = action
         _log.warning("%s %s v%s: %s", "Release", incident.workflow, incident.version,
                      incident.action)  # fmt: skip
         await self._record_and_alert(incident, message)
+
+    def _leave_to_another_replica(self, incident: Incident, why: str) -> None:
+        """Every replica of a bad release sees the same spike: one incident and one
+        alert, from the replica that records it (or rolls the release back)."""
+        _log.warning("%s v%s: %s by another replica", incident.workflow, incident.version, why)
+        with contextlib.suppress(ValueError):
+            self.incidents.remove(incident)
 
     async def _update(self, incident: Incident) -> None:
         with contextlib.suppress(Exception):
