@@ -195,6 +195,7 @@ def _langfuse_env(url: str) -> dict[str, str]:
     )
 
 
+@pytest.mark.smoke  # also run on the lowest langfuse the range allows
 def test_langfuse_receives_the_run_through_the_real_sdk(project: Path) -> None:
     long_text = "L" * 3000
     with FakeLangfuse() as lf:

@@ -405,7 +405,10 @@ async def _reachable(base_url: str, timeout: float = _PROBE_TIMEOUT_S) -> bool:
     import httpx
 
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        # Built off the loop: httpx loads the CA bundle when a client is made (~100 ms of
+        # blocking file I/O on a fresh install), even for a plain http:// URL.
+        client = await asyncio.to_thread(httpx.AsyncClient, timeout=timeout)
+        async with client:
             response = await asyncio.wait_for(client.get(base_url.rstrip("/") + "/models"), timeout)
         return response.status_code < 500
     except (httpx.HTTPError, TimeoutError, OSError):
