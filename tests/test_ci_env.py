@@ -35,11 +35,11 @@ def test_nothing_comes_from_the_machines_python() -> None:
     machine = {base["purelib"], base["platlib"]}
     assert not machine & set(sys.path), "the venv sees the machine's site-packages"
     assert not site.ENABLE_USER_SITE or site.getusersitepackages() not in sys.path
-    import langgraph
+    import langgraph.graph  # langgraph itself is a namespace package: no __file__
 
     import lgp_lab
 
-    for module in (langgraph, lgp_lab):
+    for module in (langgraph.graph, lgp_lab):
         path = Path(module.__file__).resolve()
         assert not any(path.is_relative_to(Path(p).resolve()) for p in machine), path
 

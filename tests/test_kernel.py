@@ -151,8 +151,18 @@ def _execute(kc, code: str, timeout: float = 30) -> tuple[dict, list[dict]]:
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
         outputs.append(msg)
-    reply = kc.get_shell_msg(timeout=timeout)
-    return reply["content"], outputs
+    return _reply(kc, msg_id, timeout), outputs
+
+
+def _reply(kc, msg_id: str, timeout: float) -> dict:
+    """The shell reply to ``msg_id``; others are skipped (jupyter_client 8 / ipykernel 7
+    can leave a late ``kernel_info_reply`` from start-up on the shell channel)."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        msg = kc.get_shell_msg(timeout=left)
+        if msg["parent_header"].get("msg_id") == msg_id:
+            return msg["content"]
+    raise TimeoutError(f"no reply to {msg_id} within {timeout} s")
 
 
 def test_kernel_interrupt_cancels_a_run_promptly(project: Path) -> None:
@@ -179,7 +189,7 @@ def test_kernel_interrupt_cancels_a_run_promptly(project: Path) -> None:
         _wait_for(lambda: _checkpoints(project, "s") > before, timeout=30)
         km.interrupt_kernel()
         # Promptly: well before the node's 30 s sleep ends (figures: bench/stop_latency.py).
-        reply = kc.get_shell_msg(timeout=10)["content"]
+        reply = _reply(kc, msg_id, timeout=10)
         assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
         assert msg_id
         reply, outputs = _execute(
