@@ -57,4 +57,6 @@ def test_every_config_key_is_documented() -> None:
 def test_readme_commands_match_ci() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     assert "bash scripts/test.sh" in ci and "bash scripts/test.sh" in README
-    assert 'pip install -e ".[dev]" && lgp-lab run workflows/basic_workflow.py' in README
+    # The first command installs from the committed lock, as CI does, then runs a workflow.
+    assert "uv run --locked --all-extras lgp-lab run workflows/basic_workflow.py" in README
+    assert (REPO / "uv.lock").is_file()
