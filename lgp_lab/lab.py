@@ -92,7 +92,9 @@ class Lab(WatchMixin, EngineCallsMixin):
             warn=lambda message: self.warn(message),
             settle=self._settle,
         )
-        self.sessions = Sessions(self._asession_store, self.acheckpointer, self._call)
+        self.sessions = Sessions(
+            self._asession_store, self.acheckpointer, self._call, workflow=self._workflows.get
+        )
         # Threads as the Agent Server API sees them (metadata, status), beside checkpoints.
         self.thread_records = ThreadRecords(self.acheckpointer, self.sessions, self._call)
         # Agent Server runs: background, one active run per thread (lgp_lab.runtime.runs).

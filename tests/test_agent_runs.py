@@ -636,6 +636,72 @@ def test_stateless_runs(server) -> None:
     assert thread_ids(lab) - before == {kept}  # the temporary threads are gone
 
 
+# A graph factory that takes its time for a run: the run writes no checkpoint before it
+# returns, so only the thread record says the run's thread exists meanwhile.
+LATE_GRAPH = """
+import asyncio, operator
+from typing import Annotated
+from typing_extensions import TypedDict
+from langgraph.graph import StateGraph, START, END
+class S(TypedDict, total=False):
+    items: Annotated[list, operator.add]
+def a(state): return {"items": ["a"]}
+builder = StateGraph(S)
+builder.add_node(a); builder.add_edge(START, "a"); builder.add_edge("a", END)
+async def make_graph(config):
+    if config.get("configurable", {}).get("run_id"):
+        await asyncio.sleep(1.0)
+    return builder.compile()
+"""
+
+
+def test_stateless_runs_delete_their_thread_unless_kept(project: Path) -> None:
+    """As the reference server: a stateless run's thread is deleted when it ends
+    (``on_completion="delete"``, the default); ``keep`` keeps it, and the thread exists
+    from the moment the run is created, as a thread created for a run does."""
+    write(project / "workflows" / "lists.py", LIST_GRAPH)
+    write(project / "workflows" / "late.py", LATE_GRAPH)
+
+    async def main(url: str) -> None:
+        client = sdk(url)
+
+        async def listed() -> set[str]:
+            return {t["thread_id"] for t in await client.threads.search(limit=100)}
+
+        assert await listed() == set()
+        out = await client.runs.wait(None, "lists", input={"items": ["w"]})
+        assert out == {"items": ["w", "a", "b", "c"]}
+        await collect(client.runs.stream(None, "lists", input={"items": ["s"]}))
+        assert await listed() == set()  # both temporary threads are gone
+
+        kept = await client.runs.create(None, "late", input={"items": []}, on_completion="keep")
+        thread = await client.threads.get(kept["thread_id"])  # at once: no 404
+        assert thread["status"] == "busy" and thread["metadata"]["graph_id"] == "late"
+        assert await listed() == {kept["thread_id"]}
+        assert await client.runs.join(kept["thread_id"], kept["run_id"]) == {"items": ["a"]}
+        thread = await client.threads.get(kept["thread_id"])
+        assert thread["status"] == "idle" and thread["values"] == {"items": ["a"]}
+
+        waited = await client.runs.wait(None, "lists", input={"items": ["k"]},
+                                        on_completion="keep")  # fmt: skip
+        assert waited["items"][0] == "k"
+        [other] = await listed() - {kept["thread_id"]}
+        assert (await client.threads.get(other))["values"] == waited
+
+        # A run that creates its thread (if_not_exists="create") makes it exist at once too.
+        made = await client.runs.create("made-for-a-run", "late", input={"items": []},
+                                        if_not_exists="create")  # fmt: skip
+        assert (await client.threads.get("made-for-a-run"))["status"] == "busy"
+        await client.runs.join("made-for-a-run", made["run_id"])
+
+    with Lab(root=project, console=False) as lab:
+        handle = start_server(lab, ["workflows/lists.py", "workflows/late.py:make_graph"], port=0)
+        try:
+            run(main(handle.url))
+        finally:
+            handle.stop()
+
+
 def test_errors(server) -> None:
     url, _lab = server
 

@@ -646,6 +646,34 @@ def test_lab_runs_persist_resume_and_store(backend_config: str, project: Path) -
 KEY = "k" * 40
 
 
+def test_session_view_holds_every_channel_get_state_holds(
+    backend_config: str, project: Path
+) -> None:
+    """A channel no node wrote (``facts`` after "hello": the reducer's empty dict) is in
+    the invoke result and in ``get_state``; ``GET /sessions/{id}`` shows it too."""
+    from lgp_lab import Lab
+    from lgp_lab.server.background import start_server
+
+    config = project / "config" / "experiment.yaml"
+    config.write_text(config.read_text() + f"server:\n  api_keys: [{KEY}]\n")
+    with Lab(root=project) as lab:
+        handle = start_server(lab, ["basic_workflow"], port=0)
+        try:
+            with httpx.Client(base_url=handle.url, timeout=30) as api:
+                auth = {"Authorization": f"Bearer {KEY}"}
+                body = {"input": "hello", "thread_id": "s1"}
+                result = api.post("/workflows/basic_workflow/invoke", headers=auth, json=body)
+                assert result.status_code == 200, result.text
+                assert result.json()["result"]["facts"] == {}
+                session = api.get("/sessions/s1", headers=auth)
+                assert session.status_code == 200, session.text
+        finally:
+            handle.stop()
+        graph = lab.workflows["basic_workflow"].graph
+        snapshot = lab.engine.call(graph.aget_state({"configurable": {"thread_id": "s1"}}))
+    assert session.json()["latest_state"] == result.json()["result"] == snapshot.values
+
+
 def _runs_in_database(backend: str, project: Path, request: pytest.FixtureRequest) -> int:
     """How many run records the backend's database holds (where the server wrote)."""
     if backend == "postgres":

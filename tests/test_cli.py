@@ -440,6 +440,28 @@ def test_traces_label_the_subscription_share_as_an_allocation(project: Path) -> 
     assert "not a per-run price" in one.stdout
 
 
+def test_traces_table_is_readable_at_80_columns(project: Path) -> None:
+    # a thread id as `lgp-lab run` makes them, and one as the SDK makes them (a UUID)
+    uuid_thread = "3f0c2a9e-8d1b-4c55-9a7e-2b6f1d0e4c11"
+    assert run_cli("run", "basic_workflow", "-i", "hi", cwd=project).returncode == 0
+    run = run_cli("run", "basic_workflow", "-i", "hi", "-t", uuid_thread, cwd=project)
+    assert run.returncode == 0, run.stderr
+    traces = json.loads(run_cli("traces", "--json", cwd=project).stdout)
+    short_thread = next(t["thread_id"] for t in traces if t["thread_id"] != uuid_thread)
+    narrow = run_cli("traces", cwd=project, env=cli_env(COLUMNS="80"))
+    assert narrow.returncode == 0, narrow.stderr
+    table = [line for line in narrow.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(len(line) for line in table) <= 80, narrow.stdout
+    rows = [line for line in table if "basic_workflow v1" in line]  # one line per run
+    assert len(rows) == 2, narrow.stdout
+    assert any(short_thread in row and "$20/mo ÷ 1" in row for row in rows), narrow.stdout
+    assert any(uuid_thread[:12] in row for row in rows), narrow.stdout  # only it may fold
+    assert "hidden at 80 columns: ms, started (UTC)" in narrow.stdout
+    wide = run_cli("traces", cwd=project, env=cli_env(COLUMNS="160"))
+    assert "started (UTC)" in wide.stdout and uuid_thread in wide.stdout
+    assert "hidden" not in wide.stdout
+
+
 def test_langgraph_targets_pass_through_the_cli(tmp_path: Path) -> None:
     write(tmp_path / "src" / "agent" / "graph.py", CHAT_FLOW + "graph = workflow.compile()\n")
     write(

@@ -11,6 +11,7 @@ gives.
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import socket
 import sqlite3
@@ -112,10 +113,17 @@ def test_prune_dry_run_then_prune_then_nothing_left_to_prune(
     assert dry.returncode == 0, dry.stderr
     assert "Dry run: would prune" in dry.stderr
     assert "Would remove" in dry.stderr and "from 3 of 3 threads" in dry.stderr
+    # The space it would free, said to be an estimate; not the unchanged size twice.
+    assert re.search(r"Would free about \d+(\.\d)? [KM]B \(an estimate", dry.stderr), dry.stderr
+    assert "→" not in dry.stderr
+    dry_json = lgp("db", "prune", "--keep-latest", "1", "--dry-run", "--json", cwd=project, **env)
+    estimate = json.loads(dry_json.stdout)["deleted_bytes"]
+    assert 0 < estimate < json.loads(dry_json.stdout)["size_before"]
 
     done = lgp("db", "prune", "--keep-latest", "1", "--json", cwd=project, **env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
+    assert report["deleted_bytes"] == estimate  # the same rows, summed the same way
     assert report["backend"] == backend and not report["dry_run"]
     assert report["threads_pruned"] == 3 and report["checkpoints"] == 3 * (4 * 4 - 1)
     assert report["size_after"] <= report["size_before"]

@@ -90,6 +90,36 @@ def test_every_template_runs_at_once_in_an_empty_directory(tmp_path: Path, templ
         assert state["output"] == "received: test"
 
 
+@pytest.mark.parametrize(
+    ("template", "built_in"),
+    [
+        ("with_claude_code", "Review app.py and suggest one improvement with a test"),
+        ("multi_agent", "Document what app.py does"),
+    ],
+)
+def test_agent_templates_work_on_the_input_they_are_given(
+    tmp_path: Path, template: str, built_in: str
+) -> None:
+    assert run_cli("create", "flow", "--template", template, cwd=tmp_path).returncode == 0
+
+    def task_of(*args: str) -> tuple[str, str]:
+        """(the task the run worked on, the input the CLI said it sent)."""
+        result = run_cli("run", "flow", *args, "--json", cwd=tmp_path, timeout=120)
+        assert result.returncode == 0, result.stderr
+        said = re.search(r"^\[lgp\] Input: (.*?)(?: \(default for this graph|$)",
+                         result.stderr, re.M)  # fmt: skip
+        state = json.loads(result.stdout)["result"]
+        assert state["task"] in state["output"]  # what the agents were asked (offline echo)
+        return state["task"], said.group(1) if said else ""
+
+    # No --input: the CLI says what it sends, and that is what the workflow works on.
+    task, said = task_of()
+    assert said == '{"input": "test"}' and task == "test"
+    assert task_of("--input", "Explain what app.py returns")[0] == "Explain what app.py returns"
+    assert task_of("--input", '{"task": "List the tests"}')[0] == "List the tests"
+    assert task_of("--input", "{}")[0] == built_in  # no text at all: the template's own
+
+
 def test_data_pipeline_takes_any_csv(tmp_path: Path) -> None:
     run_cli("create", "sales", "--template", "data_pipeline", cwd=tmp_path)
     write(tmp_path / "data" / "mine.csv", "name,score\nann,3\nbob,5\ncid,\n")

@@ -22,7 +22,10 @@ what is newer than a cutoff", on both backends:
   and threads with a run queued or in flight are skipped, and reported.
 
 Each thread is pruned in its own transaction. A dry run executes the same statements and
-rolls each transaction back, so its counts are exactly what a real prune removes.
+rolls each transaction back, so its counts are exactly what a real prune removes. The
+bytes the deleted rows hold are summed in the same statements (``deleted_bytes``): what
+a dry run can say about the space a prune frees, since sizes on disk change only once a
+real prune deletes and vacuums.
 Afterwards the space is given back: SQLite's file shrinks (``VACUUM``, or an incremental
 vacuum once the file is switched to it), PostgreSQL's tables are vacuumed.
 
@@ -120,6 +123,9 @@ class PruneReport:
     checkpoints: int = 0
     writes: int = 0
     blobs: int = 0
+    deleted_bytes: int = 0
+    """The byte size of the removed (dry: the removable) rows, summed in SQL: an estimate
+    of the space freed; the file or tables shrink by about this once vacuumed."""
     skipped_busy: list[str] = field(default_factory=list)
     skipped_delta: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
@@ -251,6 +257,7 @@ async def prune(
         report.checkpoints += counts[0]
         report.writes += counts[1]
         report.blobs += counts[2]
+        report.deleted_bytes += counts[3]
         if progress is not None:
             progress(done, len(todo))
     if report.checkpoints and not dry_run and vacuum != "none":

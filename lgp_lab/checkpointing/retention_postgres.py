@@ -151,8 +151,9 @@ class PostgresRetention:
 
     async def prune_thread(
         self, thread_id: str, policy: PrunePolicy, cutoff_id: str | None, *, dry_run: bool
-    ) -> tuple[int, int, int]:
-        """Prune one thread in one transaction; (checkpoints, writes, blobs) removed."""
+    ) -> tuple[int, int, int, int]:
+        """Prune one thread in one transaction; (checkpoints, writes, blobs, bytes of the
+        rows) removed."""
         from psycopg.rows import tuple_row
 
         async with (
@@ -187,7 +188,7 @@ class PostgresRetention:
 
 async def _prune_in_transaction(
     cur: Any, thread_id: str, policy: PrunePolicy, cutoff_id: str | None
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     from langgraph.checkpoint.postgres.base import (
         PRUNE_DELTA_THREADS_SQL,
         PRUNE_HEADS_SQL,
@@ -198,6 +199,17 @@ async def _prune_in_transaction(
         # Unprepared: planned knowing each array, as LangGraph's prune does.
         await cur.execute(query, params, prepare=False)
         return cur
+
+    async def delete(table: str, where: str, params: Any) -> tuple[int, int]:
+        """(rows, their bytes) of a DELETE: each row's size as stored, summed."""
+        found = await (
+            await run(
+                f"WITH d AS (DELETE FROM {table} AS t WHERE {where} "
+                "RETURNING pg_column_size(t.*) AS n) SELECT COUNT(*), COALESCE(SUM(n), 0) FROM d",
+                params,
+            )
+        ).fetchone()
+        return int(found[0]), int(found[1])
 
     await run(PRUNE_SNAPSHOT_SQL)  # one snapshot for every statement below
     if await (await run(PRUNE_DELTA_THREADS_SQL, ([thread_id], [thread_id]))).fetchall():
@@ -221,46 +233,36 @@ async def _prune_in_transaction(
             thread.call_roots[ns] = root
     plan = plan_thread(thread, policy, cutoff_id)
     if plan.empty:
-        return (0, 0, 0)
-    checkpoints = writes = blobs = 0
+        return (0, 0, 0, 0)
+    checkpoints = writes = blobs = size = 0
     if plan.calls:
-        writes += (
-            await run(
-                "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_ns = ANY(%s)",
-                (thread_id, plan.calls),
-            )
-        ).rowcount
-        checkpoints += (
-            await run(
-                "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = ANY(%s)",
-                (thread_id, plan.calls),
-            )
-        ).rowcount
-        blobs += (
-            await run(
-                "DELETE FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = ANY(%s)",
-                (thread_id, plan.calls),
-            )
-        ).rowcount
+        calls = "thread_id = %s AND checkpoint_ns = ANY(%s)"
+        rows, n = await delete("checkpoint_writes", calls, (thread_id, plan.calls))
+        writes, size = writes + rows, size + n
+        rows, n = await delete("checkpoints", calls, (thread_id, plan.calls))
+        checkpoints, size = checkpoints + rows, size + n
+        rows, n = await delete("checkpoint_blobs", calls, (thread_id, plan.calls))
+        blobs, size = blobs + rows, size + n
     for ns, doomed in plan.delete.items():
         if not doomed:
             continue
         kept = plan.kept.get(ns, [])
-        writes += (
-            await run(
-                "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_ns = %s "
-                "AND checkpoint_id = ANY(%s)",
-                (thread_id, ns, doomed),
-            )
-        ).rowcount
+        rows, n = await delete(
+            "checkpoint_writes",
+            "thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = ANY(%s)",
+            (thread_id, ns, doomed),
+        )
+        writes, size = writes + rows, size + n
         freed = await (
             await run(
-                "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = %s "
-                "AND checkpoint_id = ANY(%s) RETURNING checkpoint -> 'channel_versions'",
+                "DELETE FROM checkpoints AS t WHERE thread_id = %s AND checkpoint_ns = %s "
+                "AND checkpoint_id = ANY(%s) "
+                "RETURNING checkpoint -> 'channel_versions', pg_column_size(t.*)",
                 (thread_id, ns, doomed),
             )
         ).fetchall()
         checkpoints += len(freed)
+        size += sum(int(n) for _, n in freed)
         # What is left starts where the deleted part ended: no dangling parent.
         await run(
             "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = %s "
@@ -278,16 +280,15 @@ async def _prune_in_transaction(
         ).fetchall()
         garbage: dict[str, set[str]] = {}
         still = {(channel, str(version)) for channel, version in referenced}
-        for (versions,) in freed:
+        for versions, _ in freed:
             for channel, version in (versions or {}).items():
                 if (channel, str(version)) not in still:
                     garbage.setdefault(channel, set()).add(str(version))
         for channel, versions in garbage.items():
-            blobs += (
-                await run(
-                    "DELETE FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = %s "
-                    "AND channel = %s AND version = ANY(%s)",
-                    (thread_id, ns, channel, sorted(versions)),
-                )
-            ).rowcount
-    return (checkpoints, writes, blobs)
+            rows, n = await delete(
+                "checkpoint_blobs",
+                "thread_id = %s AND checkpoint_ns = %s AND channel = %s AND version = ANY(%s)",
+                (thread_id, ns, channel, sorted(versions)),
+            )
+            blobs, size = blobs + rows, size + n
+    return (checkpoints, writes, blobs, size)

@@ -30,6 +30,21 @@ _DELTA_KEYS = ("counters_since_delta_snapshot", "delta_writes_versioned")
 _DELTA_WHERE = " OR ".join(
     f"json_type(CAST(metadata AS TEXT), '$.{key}') IS NOT NULL" for key in _DELTA_KEYS
 )
+# The bytes a row holds: every column's length as stored (text as UTF-8 bytes).
+_COLUMNS = {
+    "checkpoints": (
+        "thread_id", "checkpoint_ns", "checkpoint_id", "parent_checkpoint_id", "type",
+        "checkpoint", "metadata",
+    ),
+    "writes": (
+        "thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "task_path", "idx",
+        "channel", "type", "value",
+    ),
+}  # fmt: skip
+_ROW_BYTES = {
+    table: " + ".join(f"COALESCE(length(CAST({c} AS BLOB)), 0)" for c in columns)
+    for table, columns in _COLUMNS.items()
+}
 
 
 class SqliteRetention:
@@ -163,8 +178,9 @@ class SqliteRetention:
 
     async def prune_thread(
         self, thread_id: str, policy: PrunePolicy, cutoff_id: str | None, *, dry_run: bool
-    ) -> tuple[int, int, int]:
-        """Prune one thread in one transaction; (checkpoints, writes, 0 blobs) removed."""
+    ) -> tuple[int, int, int, int]:
+        """Prune one thread in one transaction; (checkpoints, writes, 0 blobs, bytes of
+        the rows) removed."""
         await self.saver.setup()
         async with self.saver.lock:
             conn = self.saver.conn
@@ -184,7 +200,7 @@ class SqliteRetention:
 
     async def _prune_in_transaction(
         self, conn: Any, thread_id: str, policy: PrunePolicy, cutoff_id: str | None
-    ) -> tuple[int, int, int]:
+    ) -> tuple[int, int, int, int]:
         async with conn.execute(
             f"SELECT 1 FROM checkpoints WHERE thread_id = ? AND ({_DELTA_WHERE}) LIMIT 1",
             (thread_id,),
@@ -212,9 +228,20 @@ class SqliteRetention:
                 thread.call_roots[ns] = _root_of(row[0] if row else None)
         plan = plan_thread(thread, policy, cutoff_id)
         if plan.empty:
-            return (0, 0, 0)
-        checkpoints = writes = 0
+            return (0, 0, 0, 0)
+        checkpoints = writes = size = 0
+
+        async def row_bytes(table: str, where: str, params: tuple[Any, ...]) -> int:
+            # Summed before the DELETE: SQLite's DELETE cannot return an aggregate.
+            query = f"SELECT COALESCE(SUM({_ROW_BYTES[table]}), 0) FROM {table} WHERE {where}"
+            async with conn.execute(query, params) as cur:
+                return int((await cur.fetchone())[0])
+
         for ns in plan.calls:
+            for table in ("writes", "checkpoints"):
+                size += await row_bytes(
+                    table, "thread_id = ? AND checkpoint_ns = ?", (thread_id, ns)
+                )
             cur = await conn.execute(
                 "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ?", (thread_id, ns)
             )
@@ -227,6 +254,12 @@ class SqliteRetention:
         for ns, doomed in plan.delete.items():
             if not doomed:
                 continue
+            for batch in chunks(doomed, _BATCH):
+                where = "thread_id = ? AND checkpoint_ns = ? AND checkpoint_id IN ({})".format(
+                    ",".join("?" * len(batch))
+                )
+                for table in ("writes", "checkpoints"):
+                    size += await row_bytes(table, where, (thread_id, ns, *batch))
             keys = [(thread_id, ns, checkpoint_id) for checkpoint_id in doomed]
             cur = await conn.executemany(
                 "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ? "
@@ -248,7 +281,7 @@ class SqliteRetention:
                 "WHERE thread_id = ? AND checkpoint_ns = ?)",
                 (thread_id, ns, thread_id, ns),
             )
-        return (checkpoints, writes, 0)
+        return (checkpoints, writes, 0, size)
 
     async def vacuum(self, mode: str) -> str:
         """Give the freed pages back to the file system; what was done."""

@@ -157,10 +157,19 @@ def _print_prune(out: Output, report: Any) -> None:
         )
     for thread_id, error in list(report.failed.items())[:5]:
         out.status(f"Failed on thread {thread_id}: {error} (run again to retry)", style="red")
-    size = f"{_bytes(report.size_before)} → {_bytes(report.size_after)}"
     what = "file" if report.backend == "sqlite" else "checkpoint tables"
-    done = f" ({report.vacuum})" if report.vacuum and report.vacuum != "none" else ""
-    out.status(f"Size of the {what}: {size}{done}")
+    if report.dry_run:
+        # Nothing was deleted, so sizes on disk cannot show the gain: the rows can.
+        takes = "takes" if report.backend == "sqlite" else "take"
+        out.status(
+            f"Would free about {_bytes(report.deleted_bytes)} (an estimate: the size of the "
+            f"rows it would delete, indexes not counted; the {what} {takes} "
+            f"{_bytes(report.size_before)} now)"
+        )
+    else:
+        size = f"{_bytes(report.size_before)} → {_bytes(report.size_after)}"
+        done = f" ({report.vacuum})" if report.vacuum and report.vacuum != "none" else ""
+        out.status(f"Size of the {what}: {size}{done}")
     if report.failed:
         sys.exit(1)
 

@@ -109,35 +109,74 @@ def _workflows(lab: Any) -> list[str]:
     return sorted({t.workflow for t in lab.traces.list(limit=_SCAN)})
 
 
+# Dropped in this order when the table is wider than the terminal (least telling first);
+# trace, workflow, thread and status always stay.
+_OPTIONAL = ("ms", "started (UTC)", "cost share")
+# A thread id (a UUID from the SDK: 36 characters) may fold past this width so that the
+# other columns keep their names on one line; `lgp-lab run` makes 12-character ids.
+_THREAD_FOLD = 12
+
+
 def _table(traces: list) -> None:
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from lgp_lab.observability.cost import allocation
 
-    table = Table(title="Recent traces (lgp-lab traces ID shows one)", title_justify="left")
-    table.add_column("trace", no_wrap=True, min_width=12)
-    for column in ("started (UTC)", "workflow", "thread", "status", "ms", "cost share"):
-        # Names fold on a narrow terminal; times, numbers and shares stay on one line.
-        table.add_column(column, overflow="fold", no_wrap=column not in ("workflow", "thread"))
-    shares = []
-    for t in traces:
-        share = allocation(t.metadata)
-        if share is not None:
-            shares.append(share)
-        table.add_row(
-            t.trace_id[:12],
-            t.started_at.strftime("%m-%d %H:%M:%S"),
-            f"{t.workflow} v{t.workflow_version}",
-            t.thread_id or "",
-            t.status if t.status != "error" else f"[red]{t.status}[/red]",
-            f"{t.duration_ms:.1f}" if t.duration_ms is not None else "",
-            share.short if share is not None else "",
+    shares = [allocation(t.metadata) for t in traces]
+    rows: list[dict[str, Text]] = []
+    for t, share in zip(traces, shares, strict=True):
+        rows.append(
+            {
+                "trace": Text(t.trace_id[:12]),
+                "started (UTC)": Text(t.started_at.strftime("%m-%d %H:%M:%S")),
+                "workflow": Text(f"{t.workflow} v{t.workflow_version}"),
+                "thread": Text(t.thread_id or ""),
+                "status": Text(t.status, style="red" if t.status == "error" else ""),
+                "ms": Text(f"{t.duration_ms:.1f}" if t.duration_ms is not None else ""),
+                "cost share": Text(share.short if share is not None else ""),
+            }
         )
+    columns = ["trace", "started (UTC)", "workflow", "thread", "status", "ms"]
+    if any(share is not None for share in shares):
+        columns.append("cost share")  # an empty column only costs width
+
+    def width(names: list[str]) -> int:
+        cells = [
+            min(w, _THREAD_FOLD) if name == "thread" else w
+            for name in names
+            for w in [max(cell_len(name), *(r[name].cell_len for r in rows))]
+        ]
+        return sum(cells) + 3 * len(names) + 1  # padding 1+1 and a rule per column, one more
+
     console = Console()
+    hidden = []
+    for name in _OPTIONAL:
+        if width(columns) <= console.width:
+            break
+        if name in columns:
+            columns.remove(name)
+            hidden.append(name)
+    table = Table(title="Recent traces (lgp-lab traces ID shows one)", title_justify="left")
+    for name in columns:
+        if name == "thread":
+            table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, no_wrap=True, min_width=12 if name == "trace" else None)
+    for row in rows:
+        table.add_row(*(row[name] for name in columns))
     console.print(table)
-    if shares:
-        console.print(shares[0].note, style="dim", markup=False, highlight=False, soft_wrap=True)
+    if hidden:
+        console.print(
+            f"hidden at {console.width} columns: {', '.join(hidden)} "
+            "(a wider terminal or --json shows them)",
+            style="dim", markup=False, highlight=False,
+        )  # fmt: skip
+    note = next((share.note for share in shares if share is not None), None)
+    if note and "cost share" in columns:
+        console.print(note, style="dim", markup=False, highlight=False, soft_wrap=True)
 
 
 def _show_trace(trace) -> None:

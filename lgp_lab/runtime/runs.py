@@ -373,14 +373,17 @@ class Runs:
             checks.check_input_fits(workflow, input)
 
         temporary = thread_id is None and (on_completion or "delete") == "delete"
+        new_thread = thread_id is None
         if thread_id is None:
             thread_id = str(uuid.uuid4())
-        elif (if_not_exists or "reject") != "create" and not await self._thread_exists(thread_id):
-            raise RunNotFoundError(
-                f"thread {thread_id!r} not found",
-                hint="create it first (POST /threads, client.threads.create) or pass "
-                'if_not_exists="create"',
-            )
+        elif not await self._thread_exists(thread_id):
+            if (if_not_exists or "reject") != "create":
+                raise RunNotFoundError(
+                    f"thread {thread_id!r} not found",
+                    hint="create it first (POST /threads, client.threads.create) or pass "
+                    'if_not_exists="create"',
+                )
+            new_thread = True
         if fork is not None and not await self._thread_exists(thread_id):
             raise RunNotFoundError(
                 f"checkpoint {fork.get('checkpoint_id')!r} not found: thread {thread_id!r} "
@@ -482,10 +485,13 @@ class Runs:
                 inflight = [*inflight, *others]
             else:
                 await store.put(row)
-            if not temporary and inflight:
-                # Queued: the thread reads `busy` until its turn. A run that starts at once
-                # needs no write here: it reads `busy` while in flight (sessions.active),
-                # and its end stamps the graph and the outcome in one write.
+            if not temporary and (inflight or new_thread):
+                # Queued: the thread reads `busy` until its turn. A thread made for this run
+                # is created now, as the reference server creates it with the run: until
+                # its first checkpoint nothing else says it exists (GET /threads/{id}
+                # would 404). A run that starts at once on an existing thread needs no
+                # write here: it reads `busy` while in flight (sessions.active), and its
+                # end stamps the graph and the outcome in one write.
                 await self._touch(
                     thread_id,
                     metadata={"graph_id": graph_name, "assistant_id": assistant_id},

@@ -154,6 +154,8 @@ class Sessions:
         get_saver: Coroutine returning the checkpointer.
         call: Runs a coroutine on the engine loop from a sync caller.
         active: The threads with a run in flight in this process (reported ``busy``).
+        workflow: The loaded workflow of a name (``None`` if not loaded): a thread's
+            state is then read through its graph, as ``graph.get_state`` reads it.
     """
 
     def __init__(
@@ -162,10 +164,12 @@ class Sessions:
         get_saver: Callable[[], Awaitable[Any]],
         call: Callable[[Awaitable[Any]], Any],
         active: ActiveRuns | None = None,
+        workflow: Callable[[str], Any] | None = None,
     ) -> None:
         self._get_store = get_store
         self._get_saver = get_saver
         self._call = call
+        self._workflow = workflow
         self.active = active if active is not None else ActiveRuns()
         self._delete_hooks: list[Callable[[str], Awaitable[Any]]] = []
 
@@ -225,22 +229,50 @@ class Sessions:
         return [_checkpoint(r) for r in rows]
 
     async def astate(self, thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
-        """The state values at a checkpoint (the latest by default); ``{}`` if none."""
+        """The state values at a checkpoint (the latest by default); ``{}`` if none.
+
+        When the thread's workflow is loaded these are ``graph.get_state``'s values: every
+        channel of the state, including one no node wrote yet (a reducer's empty ``{}``),
+        which a checkpoint does not store. Channels the checkpoint holds that the loaded
+        graph no longer declares (a reload dropped them) are kept. Without the workflow,
+        the checkpoint's stored channels are all there is to show.
+        """
         saver = await self._get_saver()
-        conf: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
-        if checkpoint_id:
-            conf["checkpoint_id"] = checkpoint_id
-        found = await saver.aget_tuple({"configurable": conf})
+        found = await saver.aget_tuple(_config(thread_id, checkpoint_id))
         if found is None:
             return {}
         values = found.checkpoint.get("channel_values", {})
         visible = visible_channels(values)
+        graph = await self._graph(found.metadata.get("workflow"))
+        if graph is not None:
+            read = (await graph.aget_state(found.config)).values
+            if not isinstance(read, dict):
+                # An entrypoint: the value it returned, as below; nothing yet while it
+                # waits on interrupt() (its values read None then, as before it returns).
+                return {"output": read} if "__end__" in values else {}
+            return {**{k: v for k, v in visible.items() if k not in read}, **read}
         if not visible and "__end__" in values:
             # A functional-API entrypoint: its state is the value it returned, shown as
             # a RunResult shows it ({"output": value} when it is not a mapping).
             value = values["__end__"]
             return dict(value) if isinstance(value, dict) else {"output": value}
         return visible
+
+    async def _graph(self, name: Any) -> Any:
+        """The loaded graph of workflow ``name`` for state reads, or ``None``."""
+        from lgp_lab.errors import WorkflowLoadError
+        from lgp_lab.runtime.loader import GraphFactory
+
+        loaded = self._workflow(name) if self._workflow and isinstance(name, str) else None
+        if loaded is None:
+            return None
+        graph = loaded.graph
+        if not isinstance(graph, GraphFactory):
+            return graph
+        try:
+            return await graph.asample()
+        except WorkflowLoadError:
+            return None  # a factory that needs a run's config: show what is stored
 
     async def aparent(self, thread_id: str, checkpoint_id: str) -> str | None:
         """The parent checkpoint id of ``checkpoint_id``."""

@@ -25,6 +25,8 @@ from typing_extensions import TypedDict
 from lgp_lab.agents import create_agent_node
 
 REPOSITORY = "sample_repo"
+# The task when a run gives neither a task nor an input text.
+EXAMPLE_TASK = "Document what app.py does"
 ROLES = {
     "researcher": "Research this task in the repository and list the facts that matter: {task}",
     "writer": "Task: {task}\nFacts:\n{researcher_output}\nWrite the result.",
@@ -45,11 +47,9 @@ class State(TypedDict, total=False):
 
 
 def prepare(state: State) -> State:
-    """The task: ``task``, else ``input`` (what ``--input TEXT`` sends), else a default."""
-    given = state.get("task") or state.get("input")
-    if not given or given == "test":
-        given = "Document what app.py does"
-    return {"task": given}
+    """The task: ``task``, else ``input`` (what ``--input TEXT`` sends, and what
+    ``lgp-lab run`` says it sends without one), else an example task."""
+    return {"task": state.get("task") or state.get("input") or EXAMPLE_TASK}
 
 
 def publish(state: State) -> State:

@@ -27,6 +27,8 @@ from typing_extensions import TypedDict
 from lgp_lab.agents import create_claude_code_node
 
 REPOSITORY = "sample_repo"
+# The task when a run gives neither a task nor an input text.
+EXAMPLE_TASK = "Review app.py and suggest one improvement with a test"
 
 
 class State(TypedDict, total=False):
@@ -38,11 +40,9 @@ class State(TypedDict, total=False):
 
 
 def prepare(state: State) -> State:
-    """The task: ``task``, else ``input`` (what ``--input TEXT`` sends), else a default."""
-    given = state.get("task") or state.get("input")
-    if not given or given == "test":
-        given = "Review app.py and suggest one improvement with a test"
-    return {"task": given}
+    """The task: ``task``, else ``input`` (what ``--input TEXT`` sends, and what
+    ``lgp-lab run`` says it sends without one), else an example task."""
+    return {"task": state.get("task") or state.get("input") or EXAMPLE_TASK}
 
 
 def report(state: State) -> State:
