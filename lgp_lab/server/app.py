@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -86,7 +87,10 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
     descriptions = descriptions or {}
     max_body = settings.max_body_bytes
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's assets served from the package
+    # (fastapi-offline ships them): FastAPI's defaults load them from a CDN, a blank page
+    # offline and inside most clusters.
+    app = FastAPIOffline(
         title="lgp_lab API",
         version=__version__,
         description="LangGraph workflows with persistent threads, served by lgp_lab.",
