@@ -73,6 +73,7 @@ class Lab(WatchMixin, EngineCallsMixin):
         self.engine = EngineLoop(loop_factory=loop_factory)
         self._saver: Any = None
         self._store: Any = None
+        self._lazy_store: Any = None
         self._session_store: Any = None
         self._ready: asyncio.Lock | None = None
         self._listeners: list[RunListener] = []
@@ -88,7 +89,7 @@ class Lab(WatchMixin, EngineCallsMixin):
             self.config,
             self.project,
             checkpointer=self.acheckpointer,
-            store=self.astore,
+            store=self._agraph_store,
             warn=lambda message: self.warn(message),
             settle=self._settle,
         )
@@ -201,6 +202,19 @@ class Lab(WatchMixin, EngineCallsMixin):
     def store(self) -> Any:
         """Sync access to :meth:`astore` (opened on first use)."""
         return self._call(self.astore())
+
+    async def _agraph_store(self) -> Any:
+        """The store workflows are compiled with: the real one when it is open or
+        ``langgraph.json`` configures it (index, TTL: their errors show at load), else a
+        :class:`~lgp_lab.checkpointing.lazy_store.LazyStore` that opens it on first use
+        (opening imports numpy and sets up tables: not before a node needs it)."""
+        if self._store is not None or (self.project is not None and self.project.store):
+            return await self.astore()
+        if self._lazy_store is None:
+            from lgp_lab.checkpointing.lazy_store import LazyStore
+
+            self._lazy_store = LazyStore(self.astore, self._call, self._on_engine)
+        return self._lazy_store
 
     async def _asession_store(self) -> Any:
         if self._session_store is None:

@@ -2,19 +2,64 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import ItemsView, Iterator, ValuesView
+from typing import Any
+
 import click
 
 from lgp_lab import __version__
-from lgp_lab.cli.check import check_command
-from lgp_lab.cli.create import create_command, templates_command
-from lgp_lab.cli.db import db_command
-from lgp_lab.cli.deploy import deploy_command, incidents_command, releases_command
-from lgp_lab.cli.mesh import mesh_command
-from lgp_lab.cli.run import run_command
-from lgp_lab.cli.serve import serve_command
-from lgp_lab.cli.traces import traces_command
 
 __all__ = ["cli", "main"]
+
+# Each command's module is imported when that command runs (or --help lists it): one
+# command's dependencies (rich tables, deploy's clients, the checks) are not every
+# command's start-up cost; `lgp-lab serve` imports serve.py alone.
+_COMMANDS = {
+    "run": "lgp_lab.cli.run:run_command",
+    "create": "lgp_lab.cli.create:create_command",
+    "templates": "lgp_lab.cli.create:templates_command",
+    "serve": "lgp_lab.cli.serve:serve_command",
+    "traces": "lgp_lab.cli.traces:traces_command",
+    "mesh": "lgp_lab.cli.mesh:mesh_command",
+    "db": "lgp_lab.cli.db:db_command",
+    "check": "lgp_lab.cli.check:check_command",
+    "incidents": "lgp_lab.cli.deploy:incidents_command",
+    "deploy": "lgp_lab.cli.deploy:deploy_command",
+    "releases": "lgp_lab.cli.deploy:releases_command",
+}
+
+
+class _LazyCommands(dict):  # type: ignore[type-arg]
+    """``Group.commands``: name -> Command, each imported on first access.
+
+    Values are ``"module:attr"`` until read; every read path (``[]``, ``get``,
+    ``items``, ``values``) resolves them, so code that walks ``cli.commands`` sees
+    Command objects as before. Names (``in``, iteration, ``sorted``) need no import.
+    """
+
+    def _resolve(self, name: str) -> click.Command:
+        value = dict.__getitem__(self, name)
+        if isinstance(value, str):
+            module, _, attr = value.partition(":")
+            value = getattr(importlib.import_module(module), attr)
+            dict.__setitem__(self, name, value)
+        return value
+
+    def __getitem__(self, name: str) -> click.Command:
+        return self._resolve(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._resolve(name) if dict.__contains__(self, name) else default
+
+    def items(self) -> ItemsView[str, click.Command]:  # type: ignore[override]
+        return {name: self._resolve(name) for name in self}.items()
+
+    def values(self) -> ValuesView[click.Command]:  # type: ignore[override]
+        return {name: self._resolve(name) for name in self}.values()
+
+    def __iter__(self) -> Iterator[str]:
+        return dict.__iter__(self)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,17 +68,7 @@ def cli() -> None:
     """Run, hot-reload and serve LangGraph workflows with persistent threads."""
 
 
-cli.add_command(run_command)
-cli.add_command(create_command)
-cli.add_command(templates_command)
-cli.add_command(serve_command)
-cli.add_command(traces_command)
-cli.add_command(mesh_command)
-cli.add_command(db_command)
-cli.add_command(check_command)
-cli.add_command(incidents_command)
-cli.add_command(deploy_command)
-cli.add_command(releases_command)
+cli.commands = _LazyCommands(_COMMANDS)
 
 
 def main() -> None:

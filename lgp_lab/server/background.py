@@ -153,7 +153,7 @@ def start_server(
     handle = ServerHandle(lab, server, future, host, port, [wf.name for wf in workflows])
     deadline = time.monotonic() + ready_timeout
     while not server.started and not future.done() and time.monotonic() < deadline:
-        time.sleep(0.005)
+        time.sleep(0.001)  # start-up waits on this: poll finely (uvicorn sets a plain flag)
     if not server.started:
         handle.stop(2.0)
         sock.close()

@@ -53,9 +53,10 @@ def api_error_response(exc: ApiError) -> Any:
     return SafeJSONResponse(body, status_code=exc.status)
 
 
-def build_public_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
-    """``GET /ok`` and ``GET /info``: what a client probes before it authenticates."""
-    router = APIRouter(tags=["agent server"])
+def build_public_router(lab: Any, served: Mapping[str, Any], **options: Any) -> APIRouter:
+    """``GET /ok`` and ``GET /info``: what a client probes before it authenticates;
+    ``options`` go to the ``APIRouter``."""
+    router = APIRouter(tags=["agent server"], **options)
 
     @router.get("/ok")
     async def ok() -> dict[str, Any]:
@@ -82,13 +83,17 @@ def build_public_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
     return router
 
 
-def build_routers(lab: Any, served: Mapping[str, Any]) -> list[APIRouter]:
-    """Every authenticated Agent Server route, as routers the app includes one by one:
-    runs (``lgp_lab.server.agent_api.runs``, when that module is present), threads,
-    store, assistants. Runs come before threads: ``/threads/{id}/runs...`` must not be
-    shadowed by a thread route; the busiest routes come first because each request is
-    matched against the routes in order (one level of routers, not two, for the same
-    reason)."""
+def build_routers(lab: Any, served: Mapping[str, Any], **options: Any) -> list[APIRouter]:
+    """Every authenticated Agent Server route, as routers whose routes the app takes in
+    order: runs (``lgp_lab.server.agent_api.runs``, when that module is present),
+    threads, store, assistants. Runs come before threads: ``/threads/{id}/runs...`` must
+    not be shadowed by a thread route; the busiest routes come first because each
+    request is matched against the routes in order.
+
+    ``options`` go to each ``APIRouter`` (the app's dependencies, response class and
+    overrides provider): routes built with them are complete, so the app adds them as
+    they are instead of including the routers, which would build every route twice.
+    """
     from lgp_lab.server.agent_api.assistants import build_assistants_router
     from lgp_lab.server.agent_api.store import build_store_router
     from lgp_lab.server.agent_api.threads import build_threads_router
@@ -100,10 +105,10 @@ def build_routers(lab: Any, served: Mapping[str, Any]) -> list[APIRouter]:
         if exc.name != "lgp_lab.server.agent_api.runs":
             raise  # a real import error inside runs.py must not be hidden
     else:
-        routers.append(build_runs_router(lab, served))
-    routers.append(build_threads_router(lab, served))
-    routers.append(build_store_router(lab))
-    routers.append(build_assistants_router(lab, served))
+        routers.append(build_runs_router(lab, served, **options))
+    routers.append(build_threads_router(lab, served, **options))
+    routers.append(build_store_router(lab, **options))
+    routers.append(build_assistants_router(lab, served, **options))
     return routers
 
 

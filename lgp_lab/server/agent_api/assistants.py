@@ -84,10 +84,11 @@ class LatestVersion(_Body):
     version: int = Field(ge=1)
 
 
-def build_assistants_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
+def build_assistants_router(lab: Any, served: Mapping[str, Any], **options: Any) -> APIRouter:
     """The ``/assistants`` routes over ``served`` (name -> live Workflow handle): one
-    system assistant per graph, and the custom ones of the project's database."""
-    router = APIRouter(prefix="/assistants", tags=["assistants"])
+    system assistant per graph, and the custom ones of the project's database;
+    ``options`` go to the ``APIRouter``."""
+    router = APIRouter(prefix="/assistants", tags=["assistants"], **options)
     first_seen = {name: wf.loaded_at for name, wf in served.items()}
     custom = assistant_records(lab)
 

@@ -80,9 +80,10 @@ class RunCancelMany(BaseModel):
     status: str | None = None
 
 
-def build_runs_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
-    """The runs routes over ``served`` (name -> live Workflow handle)."""
-    router = APIRouter(tags=["runs"])
+def build_runs_router(lab: Any, served: Mapping[str, Any], **options: Any) -> APIRouter:
+    """The runs routes over ``served`` (name -> live Workflow handle); ``options`` go to
+    the ``APIRouter`` (see :func:`lgp_lab.server.agent_api.build_routers`)."""
+    router = APIRouter(tags=["runs"], **options)
     runs = lab.runs
 
     async def create(thread_id: str | None, body: RunCreate, *, subscribe: bool = False) -> Run:

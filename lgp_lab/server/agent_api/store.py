@@ -78,9 +78,10 @@ class NamespaceList(_Body):
     _labels = field_validator("prefix", "suffix")(_check_namespace)
 
 
-def build_store_router(lab: Any) -> APIRouter:
-    """``/store/items`` and ``/store/namespaces`` on ``await lab.astore()``."""
-    router = APIRouter(prefix="/store", tags=["store"])
+def build_store_router(lab: Any, **options: Any) -> APIRouter:
+    """``/store/items`` and ``/store/namespaces`` on ``await lab.astore()``; ``options``
+    go to the ``APIRouter``."""
+    router = APIRouter(prefix="/store", tags=["store"], **options)
 
     @router.put("/items", status_code=204)
     async def put_item(body: ItemPut) -> Response:

@@ -109,9 +109,10 @@ class HistoryQuery(_Body):
     checkpoint: dict[str, Any] | None = None
 
 
-def build_threads_router(lab: Any, served: Mapping[str, Any]) -> APIRouter:
-    """The ``/threads`` routes (runs are in ``agent_api.runs``)."""
-    router = APIRouter(prefix="/threads", tags=["threads"])
+def build_threads_router(lab: Any, served: Mapping[str, Any], **options: Any) -> APIRouter:
+    """The ``/threads`` routes (runs are in ``agent_api.runs``); ``options`` go to the
+    ``APIRouter``."""
+    router = APIRouter(prefix="/threads", tags=["threads"], **options)
     records = lab.thread_records
 
     async def existing(thread_id: str) -> dict[str, Any]:
