@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from lgp_lab.errors import ConfigError
 
 __all__ = [
+    "BUILTIN_ENVIRONMENTS",
     "DEFAULT_ENV",
     "AlertsConfig",
     "AnomalyConfig",
@@ -43,6 +44,10 @@ __all__ = [
 ]
 
 DEFAULT_ENV = "experiment"
+# The environments that exist without a config file; config/<env>.yaml overrides one.
+BUILTIN_ENVIRONMENTS = ("experiment", "hosted", "production")
+# The environments whose API refuses to start without a key (unless the config says).
+_KEY_REQUIRED = ("hosted", "production")
 _HOSTED_RATE_LIMIT = 100
 # What the built-in defaults read from the environment (outside a project, or an
 # environment without a config file), as the shipped config/*.yaml files do, so
@@ -51,6 +56,9 @@ _BUILTIN: dict[str, Any] = {
     "checkpoint": {"path": "${LGP_CHECKPOINT_PATH:-.lgp/checkpoints.sqlite}"},
     "server": {"api_key": "${LGP_API_KEY}"},
 }
+# Where no key is required (experiment) the key is optional, as config/experiment.yaml
+# has it: an unset LGP_API_KEY is then no missing variable, the API is open by design.
+_BUILTIN_OPEN: dict[str, Any] = {**_BUILTIN, "server": {"api_key": "${LGP_API_KEY:-}"}}
 ENV_VAR = "LGP_ENV"
 _LOCAL_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*")
 _CORS_EXPOSE = ("Content-Location", "Location", "X-Pagination-Total", "X-Pagination-Next")
@@ -395,7 +403,7 @@ class LabConfig(_Section):
     def api_key_required(self) -> bool:
         """Whether the API must refuse to start without a key."""
         required = self.server.require_api_key
-        return self.environment in ("hosted", "production") if required is None else required
+        return self.environment in _KEY_REQUIRED if required is None else required
 
     @property
     def rate_limit_per_minute(self) -> int:
@@ -479,11 +487,13 @@ def find_project_root(start: Path | None = None) -> Path | None:
 
 
 def available_environments(root: Path) -> list[str]:
-    """The environment names a project defines (``config/*.yaml``)."""
+    """Every environment a project has: the built-in ones and its ``config/*.yaml``.
+
+    A file overrides the built-in environment of its name only; the others stay.
+    """
     config_dir = root / "config"
-    if not config_dir.is_dir():
-        return []
-    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+    defined = {p.stem for p in config_dir.glob("*.yaml")} if config_dir.is_dir() else set()
+    return sorted(defined | set(BUILTIN_ENVIRONMENTS))
 
 
 def load_config(env: str | None = None, start: Path | None = None) -> LabConfig:
@@ -507,22 +517,21 @@ def load_config(env: str | None = None, start: Path | None = None) -> LabConfig:
         return _builtin_env(env).with_root(start or Path.cwd())
 
     path = root / "config" / f"{env}.yaml"
-    if not path.is_file():
-        known = available_environments(root)
-        if env == DEFAULT_ENV or not (root / "config").is_dir():
-            return _builtin_env(env).with_root(root)
-        raise ConfigError(
-            f"environment {env!r} has no config file {_rel(path, root)}",
-            hint=f"create it, or pick one of: {', '.join(known) or '(none)'}",
-        )
-    return parse_config_file(path, env=env).with_root(root, path)
-
-
-BUILTIN_ENVIRONMENTS = ("experiment", "hosted", "production")
+    if path.is_file():
+        return parse_config_file(path, env=env).with_root(root, path)
+    if env in BUILTIN_ENVIRONMENTS:
+        # Built in until a file overrides it, whatever else config/ holds.
+        return builtin_config(env).with_root(root)
+    raise ConfigError(
+        f"environment {env!r} has no config file {_rel(path, root)} and is not built in; "
+        f"known: {', '.join(available_environments(root))}",
+        hint=f"create {_rel(path, root)}, or pick a known one",
+    )
 
 
 def _builtin_env(env: str) -> LabConfig:
-    """The built-in defaults of a known environment (there is no config/ to define others)."""
+    """The built-in defaults of a known environment (outside a project, where no
+    config/ defines others)."""
     if env not in BUILTIN_ENVIRONMENTS:
         raise ConfigError(
             f"environment {env!r} is not built in (no config/{env}.yaml here); "
@@ -534,9 +543,11 @@ def _builtin_env(env: str) -> LabConfig:
 
 def builtin_config(env: str = DEFAULT_ENV) -> LabConfig:
     """The defaults used without a config file; ``LGP_API_KEY`` and
-    ``LGP_CHECKPOINT_PATH`` are read as the shipped config files read them."""
+    ``LGP_CHECKPOINT_PATH`` are read as the shipped config files read them (the key is
+    required in ``hosted`` and ``production``, optional elsewhere)."""
     missing: set[str] = set()
-    config = LabConfig.model_validate({**expand_env(_BUILTIN, missing), "environment": env})
+    settings = _BUILTIN if env in _KEY_REQUIRED else _BUILTIN_OPEN
+    config = LabConfig.model_validate({**expand_env(settings, missing), "environment": env})
     config._missing_env = frozenset(missing)
     return config
 

@@ -367,3 +367,106 @@ def test_parity_against_a_running_server_by_url(clean_project: Path) -> None:
     [result] = _by_check(denied, "parity")
     assert result.status == "fail" and "HTTP 401" in result.summary
     assert "--api-key" in result.fix
+
+
+# A src-layout LangGraph project as langchain-ai/data-enrichment lays it out: the graph
+# imports a sibling module through its package, which only works once the project is
+# installed (`langgraph dev`) or its "dependencies" are on sys.path (run/serve).
+SRC_LAYOUT_GRAPH = """
+    from typing_extensions import TypedDict
+    from langgraph.graph import StateGraph, START
+
+    from enrichment_agent import prompts
+
+
+    class State(TypedDict, total=False):
+        topic: str
+        output: str
+
+
+    async def enrich(state: State) -> State:
+        return {"output": prompts.PREFIX + state.get("topic", "")}
+
+
+    builder = StateGraph(State)
+    builder.add_node("enrich", enrich)
+    builder.add_edge(START, "enrich")
+    graph = builder.compile()
+"""
+
+
+def _src_layout_project(root: Path) -> Path:
+    write(
+        root / "langgraph.json",
+        '{"dependencies": ["."], "graphs": {"agent": "./src/enrichment_agent/graph.py:graph"}}',
+    )
+    write(root / "pyproject.toml", '[project]\nname = "enrichment-agent"\nversion = "0.0.1"\n')
+    write(root / "src" / "enrichment_agent" / "__init__.py", "")
+    write(root / "src" / "enrichment_agent" / "prompts.py", 'PREFIX = "enriched: "\n')
+    write(root / "src" / "enrichment_agent" / "graph.py", SRC_LAYOUT_GRAPH)
+    return root
+
+
+def _check_json(result) -> dict[str, dict]:
+    assert result.stdout.strip(), result.stderr
+    doc = json.loads(result.stdout)
+    return {c["check"]: c for c in doc["checks"]}
+
+
+def test_clean_import_of_a_src_layout_project_imports_it_as_run_does(tmp_path: Path) -> None:
+    root = _src_layout_project(tmp_path / "data-enrichment")
+    env = cli_env(LGP_API_KEY=GOOD_KEY)
+    ran = run_cli("run", "agent", "--input", '{"topic": "x"}', "--json", cwd=root, env=env)
+    assert ran.returncode == 0, ran.stderr  # the baseline: run imports it
+    checked = run_cli("check", "--json", "--input", '{"topic": "x"}', cwd=root, env=env,
+                      timeout=180)  # fmt: skip
+    clean = _check_json(checked)["clean-import"]
+    assert clean["status"] == "pass", clean
+    assert clean["workflow"] == "agent" and "graph.py imports in a fresh" in clean["summary"]
+
+
+def test_clean_import_hint_from_the_cli_does_not_speak_of_a_notebook(tmp_path: Path) -> None:
+    root = _src_layout_project(tmp_path / "proj")
+    # `python -m lgp_lab` puts its working directory on sys.path, so the CLI process
+    # imports a helper from there; a fresh interpreter (and the deployment) does not.
+    scratch = root / "scratch"
+    write(scratch / "scratch_helpers.py", "SUFFIX = '!'\n")
+    graph = root / "src" / "enrichment_agent" / "graph.py"
+    write(graph, SRC_LAYOUT_GRAPH.replace(
+        "from enrichment_agent import prompts",
+        "from enrichment_agent import prompts\n    from scratch_helpers import SUFFIX",
+    ))  # fmt: skip
+    checked = run_cli("check", "--json", "--input", '{"topic": "x"}', cwd=scratch,
+                      env=cli_env(LGP_API_KEY=GOOD_KEY), timeout=180)  # fmt: skip
+    clean = _check_json(checked)["clean-import"]
+    assert clean["status"] == "fail", clean
+    assert "No module named 'scratch_helpers'" in clean["summary"]
+    fix = clean["fix"]
+    assert "scratch_helpers" in fix and "beside the workflow" in fix
+    assert "notebook" not in fix and "kernel" not in fix, fix
+    assert "working directory" in fix and "langgraph.json" in fix
+
+
+def test_experiment_is_open_by_design_and_production_still_needs_its_key(
+    tmp_path: Path,
+) -> None:
+    # A project with no config/ directory: the built-in environments apply.
+    root = tmp_path / "proj"
+    write(root / "workflows" / "shout.py", CLEAN)
+    env = cli_env()  # no LGP_API_KEY
+    experiment = run_cli("check", "workflows/shout.py", "--env", "experiment", "--json",
+                         "--input", '{"input": "a"}', cwd=root, env=env, timeout=180)  # fmt: skip
+    checks = _check_json(experiment)
+    assert checks["config-env"]["status"] == "pass", checks["config-env"]
+    keys = checks["api-keys"]
+    assert keys["status"] == "pass", keys
+    assert "open by design" in keys["summary"] and "127.0.0.1" in keys["summary"]
+    assert experiment.returncode == 0, experiment.stdout
+    production = run_cli("check", "workflows/shout.py", "--env", "production", "--json",
+                         "--input", '{"input": "a"}', cwd=root, env=env, timeout=180)  # fmt: skip
+    checks = _check_json(production)
+    assert production.returncode == 1
+    assert checks["config-env"]["status"] == "fail"
+    assert "LGP_API_KEY" in checks["config-env"]["summary"]
+    assert checks["api-keys"]["status"] == "fail"
+    assert "the API would be open" in checks["api-keys"]["summary"]

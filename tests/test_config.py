@@ -115,3 +115,53 @@ def test_unknown_environment_outside_a_project_is_refused(tmp_path, monkeypatch)
     assert load_config("hosted").environment == "hosted"
     with pytest.raises(ConfigError, match=r"'nosuch' is not built in.*experiment, hosted"):
         load_config("nosuch")
+
+
+FLOW = """
+    from typing_extensions import TypedDict
+    from langgraph.graph import StateGraph, START
+
+    class State(TypedDict, total=False):
+        input: str
+
+    builder = StateGraph(State)
+    builder.add_node("echo", lambda state: {})
+    builder.add_edge(START, "echo")
+    workflow = builder
+"""
+
+
+def test_builtin_environments_exist_until_a_file_overrides_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import cli_env, run_cli
+
+    from lgp_lab.config import available_environments
+
+    monkeypatch.delenv("LGP_API_KEY", raising=False)
+    root = tmp_path / "proj"
+    write(root / "workflows" / "flow.py", FLOW)
+    assert load_config("hosted", root).source is None  # no config/: built in
+    # One file in config/ overrides its environment only; the others stay built in.
+    write(root / "config" / "production.yaml", "checkpoint:\n  path: prod.sqlite\n")
+    assert load_config("production", root).source == root.resolve() / "config/production.yaml"
+    hosted = load_config("hosted", root)
+    assert hosted.source is None and hosted.environment == "hosted"
+    assert hosted.api_key_required and hosted.root == root.resolve()
+    assert load_config("experiment", root).source is None
+    assert available_environments(root) == ["experiment", "hosted", "production"]
+    write(root / "config" / "staging.yaml", "server:\n  port: 8100\n")
+    assert available_environments(root) == ["experiment", "hosted", "production", "staging"]
+    with pytest.raises(ConfigError) as err:
+        load_config("qa", root)
+    assert "known: experiment, hosted, production, staging" in str(err.value)
+    assert "config/qa.yaml" in str(err.value) and "config/qa.yaml" in (err.value.hint or "")
+
+    # The same through the CLI, as a new user meets it.
+    ran = run_cli("run", "--env", "hosted", "--verbose", "--input", "{}", "flow.py",
+                  cwd=root / "workflows", env=cli_env())  # fmt: skip
+    assert ran.returncode == 0 and "has no config file" not in ran.stderr, ran.stderr
+    assert "config: built-in defaults (env hosted)" in ran.stderr, ran.stderr
+    bad = run_cli("run", "--env", "qa", "flow.py", cwd=root / "workflows", env=cli_env())
+    assert bad.returncode == 2
+    assert "known: experiment, hosted, production, staging" in bad.stderr, bad.stderr

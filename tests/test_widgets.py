@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pytest
 from conftest import REPO, write
 from nbclient import NotebookClient
 from test_kernel import _execute
@@ -139,6 +140,26 @@ def test_widgets_refresh_when_runs_finish(lab: Lab) -> None:
     wait_for(lambda: len(viewer.trace_ids) == 1)
     explorer.close()
     viewer.close()
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_refresh_after_the_lab_closed_is_dropped(project: Path) -> None:
+    """%unload_ext closes the lab while a widget may still refresh: nothing is raised on
+    the refresh thread (an unhandled thread exception fails this test)."""
+    import threading
+
+    from lgp_lab.widgets._render import on_kernel_thread
+
+    lab = Lab(root=project)
+    lab.run("basic_workflow", "hello", thread_id="t")
+    explorer = SessionExplorer(lab)
+    explorer.threads.value = "t"
+    lab.close()
+    on_kernel_thread(explorer.refresh)  # no kernel here: runs on a thread of its own
+    for thread in threading.enumerate():
+        if thread.name == "lgp-widget-refresh":
+            thread.join(5)
+    explorer.close()
 
 
 def test_widget_models_in_a_real_kernel(project: Path) -> None:

@@ -18,16 +18,11 @@ from lgp_lab.cli._output import Output
 from lgp_lab.errors import LgpError
 
 __all__ = [
-    "BUILTIN_ENVIRONMENTS",
     "input_option",
     "json_option",
     "lab_config",
     "require_extra",
 ]
-
-# The environments lgp_lab knows without a config file (outside a project, or a project
-# without config/): the built-in defaults, with each one's API key policy.
-BUILTIN_ENVIRONMENTS = ("experiment", "hosted", "production")
 
 
 def _read(text: str, option: str) -> str:
@@ -89,7 +84,7 @@ def lab_config(env: str | None, default: str, out: Output) -> Any:
     does not validate is printed as an error (a JSON document with ``--json``), exit 1.
     """
     from lgp_lab.config import (
-        DEFAULT_ENV,
+        BUILTIN_ENVIRONMENTS,
         ENV_VAR,
         available_environments,
         find_project_root,
@@ -99,19 +94,15 @@ def lab_config(env: str | None, default: str, out: Output) -> Any:
     name = env or os.environ.get(ENV_VAR) or default
     origin = f"${ENV_VAR}" if env is None and os.environ.get(ENV_VAR) else "--env"
     root = find_project_root()
-    defined = available_environments(root) if root is not None else []
-    has_config_dir = root is not None and (root / "config").is_dir()
-    if has_config_dir:
-        # A project's environments are its config files (the default one always works).
-        known = sorted(set(defined) | {DEFAULT_ENV})
-        problem = f"has no config file config/{name}.yaml; known: {', '.join(known)}"
-        fix = f"create config/{name}.yaml, or pick one of the known ones"
-    else:
-        known = list(BUILTIN_ENVIRONMENTS)
-        problem = f"is not built in (no config/ directory here); known: {', '.join(known)}"
-        fix = f"pick a known one, or add config/{name}.yaml to a project"
+    # The built-in environments, and a project's config/<env>.yaml files.
+    known = available_environments(root) if root is not None else list(BUILTIN_ENVIRONMENTS)
     if name not in known:
-        raise _bad(origin, f"environment {name!r} {problem}\n  fix: {fix}")
+        raise _bad(
+            origin,
+            f"environment {name!r} is neither built in nor a config file config/{name}.yaml;"
+            f" known: {', '.join(known)}\n  fix: pick a known one, or add config/{name}.yaml"
+            " to the project",
+        )
     try:
         return load_config(name)
     except LgpError as exc:

@@ -71,7 +71,7 @@ def check_command(
             out.status(f"Checking for {env}...")
             report = run_gate(
                 lab, list(workflows), env=env, inputs=payloads, threads=thread_ids,
-                url=url, api_key=api_key, timeout=timeout,
+                url=url, api_key=api_key, timeout=timeout, where="cli",
             )  # fmt: skip
     except LgpError as exc:
         out.error(exc)

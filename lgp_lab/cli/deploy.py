@@ -128,7 +128,12 @@ def deploy_command(**options: Any) -> None:
 )  # fmt: skip
 @click.option("--limit", "-n", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (without file texts).")
-def releases_command(env: str, limit: int, as_json: bool) -> None:
+@click.option(
+    "--record", "record", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+    help="Record the release in FILE (rendered by deploy --target kubernetes) unless it is "
+    "already the newest: what the manifests' Job runs in the cluster.",
+)  # fmt: skip
+def releases_command(env: str, limit: int, as_json: bool, record: Path | None) -> None:
     """List recorded releases, newest first: id, when, who, content hash, target."""
     from lgp_lab.lab import Lab
     from lgp_lab.promotion.releases import ReleaseStore
@@ -136,6 +141,9 @@ def releases_command(env: str, limit: int, as_json: bool) -> None:
     out = Output(json_only=as_json)
     config = lab_config(env, "production", out)
     try:
+        if record is not None:
+            _record_release(out, config, record, as_json)
+            return
         with Lab(config=config, console=False) as lab:
             store = ReleaseStore(lab.engine.call(lab.acheckpointer()))
             releases = lab.engine.call(store.list(config.environment, limit=limit))
@@ -149,6 +157,39 @@ def releases_command(env: str, limit: int, as_json: bool) -> None:
         click.echo(f"No releases of {config.environment} yet.")
     for release in releases:
         click.echo(release.summary())
+
+
+def _record_release(out: Output, config: Any, path: Path, as_json: bool) -> None:
+    """``releases --record FILE``: in the cluster, the Job of a rendering records it."""
+    import datetime as dt
+
+    from lgp_lab.lab import Lab
+    from lgp_lab.promotion.releases import ReleaseStore, read_release_file
+
+    release = read_release_file(path)
+    if release.environment != config.environment:
+        raise LgpError(
+            f"{path} holds a release of {release.environment!r}, not of {config.environment!r}",
+            hint=f"pass --env {release.environment}",
+        )
+    rendered = release.created_at[:19].replace("T", " ")
+    # When it took effect: the release list is ordered by it.
+    release.created_at = dt.datetime.now(dt.UTC).isoformat()
+    release.note = "; ".join(
+        n for n in (release.note, f"recorded in the cluster, rendered {rendered} UTC") if n
+    )
+    with Lab(config=config, console=False) as lab:
+        store = ReleaseStore(lab.engine.call(lab.acheckpointer()))
+        stored, added = lab.engine.call(store.add_unless_current(release))
+    if as_json:
+        out.result("Release", {**stored.to_dict(with_files=False), "added": added})
+    elif added:
+        out.status(f"Release {stored.release_id} recorded ({stored.content_hash[:12]})")
+    else:
+        out.status(
+            f"Release {stored.release_id} already records render {release.render_id}: "
+            "nothing to record"
+        )
 
 
 def _deploy(out: Output, o: dict[str, Any]) -> int:
@@ -166,6 +207,14 @@ def _deploy(out: Output, o: dict[str, Any]) -> int:
         k8s = _kubernetes_target(target_config, o)  # a bad --name/--image fails here
     elif not o["rollback"]:
         raise click.UsageError("--target kubernetes needs --image (the image with the project)")
+    if o["target"] == "kubernetes":
+        from lgp_lab.deploy.kubernetes import cluster_database_note
+
+        # A cluster's database is often reachable only from inside it: then neither the
+        # gate nor the release store can use it from here.
+        note = cluster_database_note(target_config, k8s)
+        if note is not None:
+            return _kubernetes_in_cluster(out, target_config, k8s, note, o)
     with Lab(config=target_config, console=False) as target_lab:
         store = ReleaseStore(target_lab.engine.call(target_lab.acheckpointer()))
         if o["rollback"]:
@@ -187,10 +236,45 @@ def _deploy(out: Output, o: dict[str, Any]) -> int:
         out.status(f"Release {release.release_id} recorded ({release.content_hash[:12]})")
     if o["target"] == "local":
         return _roll_local(out, target_config, release, o)
-    return _kubernetes(out, target_config, release, o)
+    return _kubernetes(out, target_config, release.manifests, release.release_id, o)
 
 
-def _gated_release(out: Output, o: dict[str, Any]) -> Any:
+def _kubernetes_in_cluster(out: Output, config: Any, k8s: Any, note: str, o: dict[str, Any]) -> int:
+    """Render for a cluster whose database this machine cannot reach: the gate reports
+    the database check as not run, and the release travels in the manifests (a Job
+    records it in the cluster's database when they are applied)."""
+    from lgp_lab.deploy.kubernetes import (
+        release_recorder,
+        render_id,
+        render_manifests,
+        to_yaml,
+    )
+
+    env = config.environment
+    if o["rollback"]:
+        raise LgpError(
+            f"cannot roll back {env} from here: its release history is in the cluster's "
+            f"database, and {note}",
+            hint="reach the database from here (kubectl port-forward to it, then "
+            "DATABASE_URL=postgresql://USER:PASSWORD@127.0.0.1:PORT/DB) and run this "
+            f"again, or kubectl apply -f an earlier file of .lgp/deploy/{env}/k8s/",
+        )
+    release = _gated_release(out, o, skip_database=note)
+    if release is None:
+        return 1
+    release.manifests = to_yaml(render_manifests(config, k8s))
+    release.render_id = render_id(release)
+    recorder = release_recorder(config, k8s, release)
+    job = recorder[-1]["metadata"]["name"]
+    out.status(
+        f"Release {release.content_hash[:12]} is not recorded from here: job/{job} records "
+        "it in the cluster's database once the manifests are applied"
+    )
+    text = release.manifests + "---\n" + to_yaml(recorder)
+    return _kubernetes(out, config, text, f"render-{release.render_id}", o, job=job)
+
+
+def _gated_release(out: Output, o: dict[str, Any], skip_database: str | None = None) -> Any:
     from lgp_lab.lab import Lab
     from lgp_lab.promotion import run_gate
     from lgp_lab.promotion.releases import Release, content_hash, snapshot_files
@@ -198,7 +282,10 @@ def _gated_release(out: Output, o: dict[str, Any]) -> Any:
     source = lab_config(o["from_env"], "experiment", out)
     out.status("Validating environment...")
     with Lab(config=source, console=False) as lab:
-        report = run_gate(lab, list(o["workflows"]), env=o["env"], timeout=min(o["timeout"], 120))
+        report = run_gate(
+            lab, list(o["workflows"]), env=o["env"], timeout=min(o["timeout"], 120),
+            where="cli", skip_database=skip_database,
+        )  # fmt: skip
         workflows = report.workflows
         extra = [f for wf in lab.workflows.values() for f in wf.files]
         root = lab.root
@@ -324,19 +411,22 @@ def _stop_local(out: Output, config: Any) -> int:
     return 0
 
 
-def _kubernetes(out: Output, config: Any, release: Any, o: dict[str, Any]) -> int:
+def _kubernetes(
+    out: Output, config: Any, text: str, label: str, o: dict[str, Any], job: str | None = None
+) -> int:
+    """Write the manifests ``text`` (of release or rendering ``label``) and, with
+    ``--apply``, apply them and wait for the rollout (and the recording ``job``)."""
     import yaml
 
-    text = release.manifests
     name = next(
         d["metadata"]["name"] for d in yaml.safe_load_all(text) if d["kind"] == "Deployment"
     )
     path = o["output"] or (
-        config.root / ".lgp" / "deploy" / config.environment / "k8s" / f"{release.release_id}.yaml"
+        config.root / ".lgp" / "deploy" / config.environment / "k8s" / f"{label}.yaml"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    out.status(f"Manifests for {release.release_id}: {path}")
+    out.status(f"Manifests for {label}: {path}")
     if not o["apply"]:
         out.status(f"✅ Rendered: kubectl apply -f {path}", style="bold green")
         return 0
@@ -354,6 +444,11 @@ def _kubernetes(out: Output, config: Any, release: Any, o: dict[str, Any]) -> in
         ("Waiting for the rollout", [kubectl, "rollout", "status", *namespace,
                                      f"deployment/{name}", f"--timeout={int(o['timeout'])}s"]),
     ]  # fmt: skip
+    if job is not None:
+        steps.append(("Recording the release in the cluster", [
+            kubectl, "wait", *namespace, "--for=condition=complete", f"job/{job}",
+            f"--timeout={int(o['timeout'])}s",
+        ]))  # fmt: skip
     for label, command in steps:
         out.status(f"{label}...")
         done = subprocess.run(
@@ -364,5 +459,5 @@ def _kubernetes(out: Output, config: Any, release: Any, o: dict[str, Any]) -> in
             reason = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
             out.status(f"{label}... ❌ {reason[0]}", style="bold red")
             return 1
-    out.status(f"✅ Deployed: deployment/{name} ({release.release_id})", style="bold green")
+    out.status(f"✅ Deployed: deployment/{name} ({label})", style="bold green")
     return 0

@@ -13,17 +13,33 @@ are in the image; the environment's YAML is a ConfigMap). Rendered objects:
   or a KEDA ``ScaledObject`` (``autoscaler="keda"``) on CPU and the pending-runs count
   (PostgreSQL ``lgp_runs``), plus requests per second when a Prometheus address is
   given. Scale-down stabilisation is ``auto_scaling.scale_down_delay`` in both.
+
+When the environment's database is only reachable from inside the cluster
+(:func:`cluster_database_note`), the release cannot be recorded from where the manifests
+are rendered: :func:`release_recorder` renders it into a ``ConfigMap`` and a ``Job`` that
+records it in the cluster's database (``lgp-lab releases --record``) once applied.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from lgp_lab.errors import ConfigError
 
-__all__ = ["KubernetesTarget", "render_manifests", "to_yaml"]
+__all__ = [
+    "KubernetesTarget",
+    "cluster_database_note",
+    "release_recorder",
+    "render_id",
+    "render_manifests",
+    "to_yaml",
+]
 
 _PORT = 8000
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$")
@@ -31,6 +47,13 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
 _SECRET_HINT = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|DATABASE_URL|_URL$|DSN", re.I)
 _CONFIG_DIR = "/app/config"
 _PENDING_RUNS = "SELECT COUNT(*) FROM lgp_runs WHERE status = 'pending'"
+_RELEASE_DIR = "/release"
+_RELEASE_KEY = "release.json.gz"
+# kubectl apply keeps the whole object in an annotation (at most 256 KiB in all).
+_MAX_RELEASE_CHARS = 200_000
+_PROBE_TIMEOUT_S = 5.0
+# One week: a finished recording Job stays inspectable, then goes (it records once).
+_JOB_TTL_S = 7 * 24 * 3600
 
 
 @dataclass
@@ -343,3 +366,150 @@ def _url_var(config: Any) -> str | None:
             if match:
                 return match.group(1)
     return None
+
+
+def cluster_database_note(config: Any, target: KubernetesTarget | None = None) -> str | None:
+    """Why ``config``'s database cannot be checked or written from this machine, or
+    ``None`` when it can (it answers here, or it is a SQLite file).
+
+    The manifests read the database URL from the cluster's Secret; this machine's
+    ``DATABASE_URL`` may be unset, or name a host only the cluster resolves or reaches.
+    Only the TCP connection is tried (bounded): a server that answers but refuses the
+    login is reachable, and its error is for the caller to report.
+    """
+    checkpoint = config.checkpoint
+    if checkpoint.backend == "sqlite":
+        return None
+    secret = (target.secret_name or f"{target.name}-secrets") if target else "the Secret"
+    url = (checkpoint.url or "").strip()
+    if not url:
+        names = sorted(v for v in config.missing_env if "URL" in v.upper())
+        variable = names[0] if names else "checkpoint.url"
+        return (
+            f"the {checkpoint.backend} database is only reachable from inside the cluster "
+            f"({variable} is not set here; the pods read it from {secret})"
+        )
+    cause = _unreachable(url)
+    if cause is None:
+        return None
+    from lgp_lab.config import redact_url
+
+    return (
+        f"the {checkpoint.backend} database at {redact_url(url)} is only reachable from "
+        f"inside the cluster (from here: {cause}); the pods' /ready probe checks it once "
+        "the manifests are applied"
+    )
+
+
+def _unreachable(url: str) -> str | None:
+    """Why no TCP connection to the server of ``url`` opens from here, or ``None``."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        params = conninfo_to_dict(url)
+    except Exception:
+        return None  # not parsed here: opening the database reports it, as before
+    hosts = str(params.get("hostaddr") or params.get("host") or "localhost").split(",")
+    ports = str(params.get("port") or "5432").split(",")
+    causes = []
+    for i, host in enumerate(hosts):
+        port = ports[i] if i < len(ports) else ports[-1]
+        if host.startswith("/"):  # a unix socket directory
+            if (Path(host) / f".s.PGSQL.{port}").exists():
+                return None
+            causes.append(f"no socket {host}/.s.PGSQL.{port}")
+            continue
+        try:
+            with socket.create_connection((host, int(port)), timeout=_PROBE_TIMEOUT_S):
+                return None
+        except socket.gaierror:
+            causes.append(f"host {host!r} is not known")
+        except TimeoutError:
+            causes.append(f"{host}:{port} did not answer in {_PROBE_TIMEOUT_S:.0f}s")
+        except ConnectionRefusedError:
+            causes.append(f"{host}:{port} refused the connection")
+        except (OSError, ValueError) as exc:
+            causes.append(f"{host}:{port}: {exc.strerror or exc}")
+    return "; ".join(causes)
+
+
+def render_id(release: Any) -> str:
+    """The id of one rendering of ``release`` (its files and its manifests): the same
+    rendering gets the same id, so applying it again changes nothing."""
+    digest = hashlib.sha256()
+    for part in (release.environment, release.content_hash, release.manifests or ""):
+        digest.update(part.encode("utf-8") + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def release_recorder(config: Any, target: KubernetesTarget, release: Any) -> list[dict[str, Any]]:
+    """A ``ConfigMap`` holding ``release`` and a ``Job`` that records it in the cluster's
+    database when applied (``lgp-lab releases --record``, once per rendering).
+
+    ``release.render_id`` must be set (:func:`render_id`). The Job runs the app's image
+    with the app's config and Secret, as the API's pods do.
+
+    Raises:
+        ConfigError: The packed release is too large to apply as a ConfigMap.
+    """
+    from lgp_lab.promotion.releases import pack_release
+
+    if not release.render_id:
+        raise ValueError("release.render_id is not set; set it with render_id(release)")
+    payload = base64.b64encode(pack_release(release)).decode("ascii")
+    if len(payload) > _MAX_RELEASE_CHARS:
+        raise ConfigError(
+            f"the release is {len(payload)} characters packed, more than the "
+            f"{_MAX_RELEASE_CHARS} a ConfigMap applied with kubectl apply can carry",
+            hint="make the database reachable from here (kubectl port-forward to it, and "
+            "DATABASE_URL on 127.0.0.1) so the release is recorded directly, or keep "
+            "data out of workflows/ (in the image or object storage)",
+        )
+    suffix = f"-rel-{release.render_id[:6]}"  # with a 52-character name: 63, a DNS label
+    labels = {"app.kubernetes.io/name": target.name, "app.kubernetes.io/component": "release"}
+    text = config.source.read_text(encoding="utf-8") if config.source else ""
+    secret = target.secret_name or f"{target.name}-secrets"
+    container = {
+        "name": "record",
+        "image": target.image,
+        "command": ["lgp-lab"],
+        "args": ["releases", "--env", config.environment, "--record",
+                 f"{_RELEASE_DIR}/{_RELEASE_KEY}"],
+        "workingDir": "/app",
+        "env": [{"name": "LGP_ENV", "value": config.environment}, *_env_refs(text, secret)],
+        "resources": {"requests": {"cpu": "50m", "memory": "256Mi"},
+                      "limits": {"memory": "512Mi"}},
+        "volumeMounts": [
+            {"name": "config", "mountPath": _CONFIG_DIR, "readOnly": True},
+            {"name": "release", "mountPath": _RELEASE_DIR, "readOnly": True},
+        ],
+        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+    }  # fmt: skip
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(target, labels, suffix),
+        "binaryData": {_RELEASE_KEY: payload},
+    }
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _meta(target, labels, suffix),
+        "spec": {
+            "backoffLimit": 4,
+            "activeDeadlineSeconds": 600,
+            "ttlSecondsAfterFinished": _JOB_TTL_S,
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": f"{target.name}-config"}},
+                        {"name": "release", "configMap": {"name": target.name + suffix}},
+                    ],
+                },
+            },
+        },
+    }
+    return [config_map, job]

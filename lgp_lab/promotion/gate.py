@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lgp_lab.errors import LgpError
 from lgp_lab.promotion.report import CheckResult, GateReport
+
+if TYPE_CHECKING:
+    from lgp_lab.promotion.static_checks import Where
 
 __all__ = ["DEFAULT_TARGET_ENV", "run_gate"]
 
@@ -36,6 +39,8 @@ def run_gate(
     url: str | None = None,
     api_key: str | None = None,
     timeout: float = 60.0,
+    where: Where = "notebook",
+    skip_database: str | None = None,
 ) -> GateReport:
     """Check ``targets`` for promotion to environment ``env``.
 
@@ -51,6 +56,11 @@ def run_gate(
         url: Replay against this running server instead of serving the app privately.
         api_key: The key ``url`` requires.
         timeout: Seconds each run, import or request may take.
+        where: Where the gate runs, so each fix speaks of what is there: ``notebook``
+            (a kernel, or Python) or ``cli`` (``lgp-lab check``/``deploy``).
+        skip_database: Why the target's database cannot be checked from here (it is a
+            cluster's, reachable only inside it): the check is reported as not run, with
+            this reason, instead of probing it.
 
     Returns:
         The report; ``report.exit_code`` is non-zero when a check failed.
@@ -66,7 +76,7 @@ def run_gate(
     workflows = _load_workflows(lab, targets, report)
     report.workflows = [wf.name for wf in workflows]
     for wf in workflows:
-        _check_workflow(lab, wf, inputs, timeout, report)
+        _check_workflow(lab, wf, inputs, timeout, report, where)
     if target_config is not None:
         from lgp_lab.promotion.static_checks import (
             check_api_keys,
@@ -76,7 +86,10 @@ def run_gate(
 
         report.add(check_env_vars(target_config))
         report.add(check_api_keys(target_config))
-        report.add(check_database(target_config))
+        if skip_database:
+            report.add(CheckResult("database", "skip", f"not run: {skip_database}"))
+        else:
+            report.add(check_database(target_config))
     if threads:
         _check_parity(lab, list(threads), target_config, url, api_key, timeout, report)
     return report
@@ -101,12 +114,19 @@ def _load_workflows(lab: Any, targets: Sequence[Any] | None, report: GateReport)
 
 
 def _check_workflow(
-    lab: Any, wf: Any, inputs: list[Any] | None, timeout: float, report: GateReport
+    lab: Any,
+    wf: Any,
+    inputs: list[Any] | None,
+    timeout: float,
+    report: GateReport,
+    where: Where,
 ) -> None:
     from lgp_lab.promotion.probe import aprobe_runs
     from lgp_lab.promotion.static_checks import check_clean_import, check_secrets
 
-    report.add(check_clean_import(wf, root=lab.root, timeout=timeout))
+    report.add(check_clean_import(
+        wf, root=lab.root, timeout=timeout, projects=_project_files(lab, wf), where=where,
+    ))  # fmt: skip
     report.add(check_secrets(wf))
     payloads, origin = _inputs_for(lab, wf, inputs)
     files = list(wf.files) or _node_files(wf.graph)
@@ -157,6 +177,24 @@ def _check_workflow(
             f"{outcome.failures[0]}", "run that input with lgp-lab run --verbose and fix the "
             "node, or check with other inputs (--input)", wf.name,
         ))  # fmt: skip
+
+
+def _project_files(lab: Any, wf: Any) -> list[Any]:
+    """The ``langgraph.json`` files run/serve activate before importing ``wf``: the Lab's
+    project, and the one that declares ``wf``'s file when that is another project."""
+    from lgp_lab.runtime.project import find_project_file, read_project
+
+    files = [lab.project.file] if getattr(lab, "project", None) is not None else []
+    if wf.source is not None:
+        nearest = find_project_file(wf.source.parent)
+        if nearest is not None and nearest not in files:
+            try:
+                declared = read_project(nearest).graphs.values()
+            except LgpError:
+                declared = []  # not ours to report: serve would not read it either
+            if any(spec.path == wf.source.resolve() for spec in declared):
+                files.append(nearest)
+    return files
 
 
 def _inputs_for(lab: Any, wf: Any, inputs: list[Any] | None) -> tuple[list[Any], str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import gzip
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ from typing import Any
 
 from lgp_lab.errors import ConfigError
 
-__all__ = ["Release", "ReleaseStore", "snapshot_files"]
+__all__ = ["Release", "ReleaseStore", "pack_release", "read_release_file", "snapshot_files"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lgp_releases (
@@ -57,6 +58,9 @@ class Release:
         created_at: ISO timestamp (UTC).
         note: What the deploy said about it (``rollback of rel-0002``...).
         manifests: For Kubernetes: the rendered YAML applied.
+        render_id: For a release recorded in the cluster (its database unreachable from
+            where it was rendered): the id of that rendering, so the Job recording it
+            records it once however often it runs.
     """
 
     release_id: str
@@ -69,6 +73,7 @@ class Release:
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     note: str = ""
     manifests: str | None = None
+    render_id: str = ""
 
     def to_dict(self, *, with_files: bool = True) -> dict[str, Any]:
         """JSON-compatible data (without the file texts when ``with_files`` is false)."""
@@ -155,6 +160,45 @@ def snapshot_files(root: Path, extra: Iterable[Path] = ()) -> dict[str, str]:
     return files
 
 
+def pack_release(release: Release) -> bytes:
+    """``release`` as gzipped JSON: what a Kubernetes ConfigMap carries to the cluster."""
+    # mtime=0: the same release packs to the same bytes (a re-render changes nothing).
+    return gzip.compress(json.dumps(release.to_dict()).encode("utf-8"), mtime=0)
+
+
+def read_release_file(path: Path) -> Release:
+    """The release in ``path`` (:func:`pack_release`'s gzipped JSON, or plain JSON).
+
+    Raises:
+        ConfigError: The file cannot be read or holds no release.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the release file {path}: {exc.strerror or exc}",
+            hint="pass the file lgp-lab deploy --target kubernetes rendered (the release "
+            "ConfigMap's release.json.gz)",
+        ) from None
+    try:
+        if data[:2] == b"\x1f\x8b":  # gzip's magic number
+            data = gzip.decompress(data)
+        raw = json.loads(data.decode("utf-8"))
+        release = Release.from_dict(raw)
+    except (OSError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"{path} holds no release ({type(exc).__name__}: {exc})",
+            hint="pass the file lgp-lab deploy --target kubernetes rendered (the release "
+            "ConfigMap's release.json.gz), unchanged",
+        ) from None
+    if not release.content_hash or not isinstance(release.files, dict):
+        raise ConfigError(
+            f"{path} holds no release (no content hash or files)",
+            hint="pass the file lgp-lab deploy --target kubernetes rendered, unchanged",
+        )
+    return release
+
+
 def content_hash(files: dict[str, str]) -> str:
     """sha256 over the sorted paths and contents."""
     digest = hashlib.sha256()
@@ -229,6 +273,20 @@ class ReleaseStore:
                 if "unique" not in text and "duplicate" not in text:
                     raise
         raise RuntimeError(f"no free release id after {_MAX_ID_RETRIES} attempts")
+
+    async def add_unless_current(self, release: Release) -> tuple[Release, bool]:
+        """Store ``release`` unless the environment's newest release is already its
+        rendering (same ``render_id``): a retried or re-run recording Job records once,
+        while manifests applied again after another release are recorded again.
+
+        Returns:
+            The stored release (or the newest one) and whether it was added.
+        """
+        if release.render_id:
+            newest = await self.list(release.environment, limit=1)
+            if newest and newest[0].render_id == release.render_id:
+                return newest[0], False
+        return await self.add(release), True
 
     async def get(self, environment: str, release_id: str) -> Release | None:
         """One release, or ``None``."""

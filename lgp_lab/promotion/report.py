@@ -12,10 +12,13 @@ from typing import Any, Literal
 
 __all__ = ["CheckResult", "GateReport", "Status"]
 
-Status = Literal["pass", "warn", "fail"]
-_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
-_COLOR = {"pass": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e"}
-_RANK = {"pass": 0, "warn": 1, "fail": 2}
+# ``skip``: the check was not run here, for a reason its summary gives (the database of
+# a cluster, reachable only from inside it); it blocks nothing, as a pass.
+Status = Literal["pass", "skip", "warn", "fail"]
+_ICON = {"pass": "✅", "skip": "➖", "warn": "⚠️", "fail": "❌"}
+_COLOR = {"pass": "#1a7f37", "skip": "#57606a", "warn": "#9a6700", "fail": "#cf222e"}
+_RANK = {"pass": 0, "skip": 0, "warn": 1, "fail": 2}
+_LABEL = {"pass": "pass", "skip": "not run", "warn": "warn", "fail": "fail"}
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,8 @@ class CheckResult:
     Attributes:
         check: The check's id (``blocking-io``, ``serialization``, ``clean-import``,
             ``parity``, ``config-env``, ``api-keys``, ``database``, ``secrets``).
-        status: ``pass``, ``warn`` or ``fail``.
+        status: ``pass``, ``skip`` (not run here; the summary says why), ``warn`` or
+            ``fail``.
         summary: What was found, naming the workflow, node, file:line or value.
         fix: The one line that says how to fix it (empty on pass).
         workflow: The workflow checked, when the check is per workflow.
@@ -90,13 +94,14 @@ class GateReport:
         for r in self.results:
             where = f"[{r.workflow}] " if r.workflow else ""
             out.append(f"{_ICON[r.status]} {r.check}: {where}{r.summary}")
-            if r.fix and r.status != "pass":
+            if r.fix and r.status in ("warn", "fail"):
                 out.append(f"   fix: {r.fix}")
         counts = {s: sum(r.status == s for r in self.results) for s in _ICON}
         verdict = "ready for" if self.passed else "NOT ready for"
+        not_run = f", {counts['skip']} not run" if counts["skip"] else ""
         out.append(
             f"{_ICON[self.status]} {verdict} {self.environment}: {counts['pass']} passed, "
-            f"{counts['warn']} warnings, {counts['fail']} failed"
+            f"{counts['warn']} warnings, {counts['fail']} failed{not_run}"
         )
         return out
 
@@ -108,13 +113,13 @@ class GateReport:
         for r in self.results:
             fix = (
                 f"<div style='color:#57606a'>fix: {html.escape(r.fix)}</div>"
-                if r.fix and r.status != "pass"
+                if r.fix and r.status in ("warn", "fail")
                 else ""
             )
             rows.append(
                 "<tr>"
                 f"<td style='color:{_COLOR[r.status]};white-space:nowrap'>"
-                f"{_ICON[r.status]} {r.status}</td>"
+                f"{_ICON[r.status]} {_LABEL[r.status]}</td>"
                 f"<td><code>{html.escape(r.check)}</code></td>"
                 f"<td>{html.escape(r.workflow or '')}</td>"
                 f"<td style='text-align:left'>{html.escape(r.summary)}{fix}</td>"

@@ -6,9 +6,11 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from lgp_lab.config import DEFAULT_ENV
 from lgp_lab.promotion.report import CheckResult
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
 ]
 
 MIN_KEY_LENGTH = 32
+# Where the gate runs: a kernel or Python (``notebook``), or a terminal (``cli``).
+Where = Literal["notebook", "cli"]
 _NEW_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 # Common key shapes (provider prefixes), then a generic "name = 'long literal'" form.
@@ -43,13 +47,30 @@ _ASSIGNED_SECRET = re.compile(
 
 
 def check_clean_import(
-    workflow: Any, *, root: Path, timeout: float = 60.0, python: str | None = None
+    workflow: Any,
+    *,
+    root: Path,
+    timeout: float = 60.0,
+    python: str | None = None,
+    projects: Sequence[Path] = (),
+    where: Where = "notebook",
 ) -> CheckResult:
     """Import the workflow file in a fresh interpreter, as ``lgp-lab serve`` would.
 
     The kernel may have notebook variables and extra ``sys.path`` entries that
     production does not; a fresh ``python`` with the project root as working directory
-    has neither.
+    has neither. What serve does add, it adds too: the ``dependencies`` of each
+    ``langgraph.json`` in ``projects`` (the folder and its ``src/``, as ``langgraph dev``
+    installs them) and their ``env``.
+
+    Args:
+        workflow: The loaded workflow (its ``source`` file and graph ``attr``).
+        root: The project root, the fresh interpreter's working directory.
+        timeout: Seconds the import may take.
+        python: The interpreter (default: this one).
+        projects: ``langgraph.json`` files whose dependencies serve puts on ``sys.path``.
+        where: Where the gate runs, for the fix: ``notebook`` (a kernel, or Python) or
+            ``cli`` (``lgp-lab check``/``deploy``, where there is no kernel).
     """
     name = workflow.name
     if workflow.source is None:
@@ -61,7 +82,10 @@ def check_clean_import(
     script = (
         "import sys; from pathlib import Path\n"
         "from lgp_lab.runtime.loader import load_source\n"
+        "from lgp_lab.runtime.project import read_project\n"
         "try:\n"
+        "    for file in sys.argv[5:]:\n"
+        "        read_project(Path(file)).activate()\n"
         "    load_source(Path(sys.argv[1]), name=sys.argv[2], project_root=Path(sys.argv[3]),"
         " attr=sys.argv[4] or None)\n"
         "except Exception as exc:\n"
@@ -74,7 +98,7 @@ def check_clean_import(
         done = subprocess.run(
             # -P: no working directory on sys.path, as for the `lgp-lab` console script.
             [python or sys.executable, "-P", "-c", script, str(workflow.source), name,
-             str(root), workflow.attr or ""],
+             str(root), workflow.attr or "", *(str(p) for p in projects)],
             cwd=root, capture_output=True, text=True, timeout=timeout, env=env,
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
@@ -95,7 +119,7 @@ def check_clean_import(
     error = _last_error_line(done.stderr)
     return CheckResult(
         "clean-import", "fail", f"{workflow.source.name} does not import in a fresh "
-        f"interpreter: {error}", _import_fix(error), name,
+        f"interpreter: {error}", _import_fix(error, where, root), name,
     )  # fmt: skip
 
 
@@ -107,19 +131,57 @@ def _last_error_line(stderr: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-def _import_fix(error: str) -> str:
+def _import_fix(error: str, where: Where, root: Path) -> str:
     missing = re.search(r"No module named '([\w.]+)'", error, re.IGNORECASE)
     if missing:
         module = missing.group(1).split(".")[0]
+        local = _project_package(module, root)
+        if local is not None:
+            # The project has it but does not declare itself: `langgraph dev` would not
+            # install it either.
+            return (
+                f"the project has {module} at {_rel(local, root)}, but nothing makes it "
+                'importable: list its folder in langgraph.json ("dependencies": ["."], '
+                "a src/ layout included), as `langgraph dev` installs it"
+            )
+        if where == "cli":
+            return (
+                f"'{module}' imported in this lgp-lab process only through a path the "
+                "deployment does not have (the working directory, or another workflow's "
+                f"folder): put {module} beside the workflow, in a package of a folder "
+                'langgraph.json lists in "dependencies", or install it and add it to '
+                "the project's requirements"
+            )
         return (
             f"'{module}' is importable only in this kernel (a notebook sys.path entry or "
             f"package): put {module} beside the workflow or in the project, or add the "
             "package to the project's dependencies"
         )
+    if where == "cli":
+        return (
+            "run `python -P <file>` from the project root to see it fail, and remove what "
+            "depends on this process (sys.path changes, working directory, variables)"
+        )
     return (
         "run `python -P <file>` from the project root to see it fail, and remove what "
         "depends on the notebook (variables, sys.path changes, working directory)"
     )
+
+
+def _project_package(module: str, root: Path) -> Path | None:
+    """The project's own package or module ``module`` (``src/`` layout or flat), if any."""
+    for base in (root / "src", root):
+        for candidate in (base / module / "__init__.py", base / f"{module}.py"):
+            if candidate.is_file():
+                return candidate.parent if candidate.name == "__init__.py" else candidate
+    return None
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def find_secrets(files: list[Path]) -> list[tuple[Path, int, str, str]]:
@@ -202,11 +264,21 @@ def check_api_keys(config: Any) -> CheckResult:
     keys = config.server.keys()
     where = _config_name(config)
     if not keys:
+        host = config.server.host
+        by_design = config.environment == DEFAULT_ENV or config.server.require_api_key is False
+        if not config.api_key_required and by_design and _is_loopback(host):
+            # experiment (or an explicit require_api_key: false) on this machine only:
+            # an open API is the point, not an oversight.
+            return CheckResult(
+                "api-keys", "pass", f"no API key in {where}: the API is open by design "
+                f"(served on {host} only; set LGP_API_KEY to require one)",
+            )  # fmt: skip
         status = "fail" if config.api_key_required else "warn"
         return CheckResult(
             "api-keys",
             status,
-            f"no API key in {where}: the API would be open",
+            f"no API key in {where}: the API would be open"
+            + ("" if _is_loopback(host) else f" to every client reaching {host}"),
             f"set server.api_key (e.g. LGP_API_KEY) to a new key: {_NEW_KEY}",
         )
     short = [i for i, k in enumerate(keys) if len(k) < MIN_KEY_LENGTH]
@@ -219,6 +291,17 @@ def check_api_keys(config: Any) -> CheckResult:
     return CheckResult(
         "api-keys", "pass", f"{len(keys)} API key(s), each ≥ {MIN_KEY_LENGTH} characters"
     )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def check_database(config: Any) -> CheckResult:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from lgp_lab.display import shorten
+from lgp_lab.errors import LabClosedError
 
 __all__ = ["bytes_table", "esc", "json_block", "on_kernel_thread", "table"]
 
@@ -48,7 +50,12 @@ def bytes_table(sizes: dict[str, int]) -> str:
 
 
 def on_kernel_thread(fn: Callable[[], None]) -> None:
-    """Run ``fn`` on the kernel's main thread (widget updates from the engine thread)."""
+    """Run ``fn`` on the kernel's main thread (widget updates from the engine thread).
+
+    A refresh that arrives after its lab closed (``%unload_ext`` while a run finishes)
+    has nothing left to show: it is dropped rather than raised on a thread no one reads.
+    """
+    fn = _unless_closed(fn)
     try:
         from IPython import get_ipython
 
@@ -63,3 +70,11 @@ def on_kernel_thread(fn: Callable[[], None]) -> None:
         import threading
 
         threading.Thread(target=fn, name="lgp-widget-refresh", daemon=True).start()
+
+
+def _unless_closed(fn: Callable[[], None]) -> Callable[[], None]:
+    def call() -> None:
+        with contextlib.suppress(LabClosedError):
+            fn()
+
+    return call
