@@ -3,7 +3,7 @@ SQLite file and on a real PostgreSQL server (started here, tests/postgres.py).
 
 A 3-node graph (bench/_graphs.py) runs on ``--threads`` threads until there are
 ``--checkpoints`` root checkpoints, each step carrying ~1 KB of input, through the
-backend's own saver. Then ``lgp_lab.checkpointing.retention.prune`` keeps the latest
+backend's own saver. Then ``lgp_lab.storage.retention.prune`` keeps the latest
 checkpoint of each thread (``keep_latest=1``) and gives the space back (SQLite: VACUUM;
 PostgreSQL: ``VACUUM FULL`` so the tables' size on disk shows it). Printed per backend:
 rows and bytes before/after, the prune's time and its rate.
@@ -80,8 +80,8 @@ async def rows(saver: Any) -> int:
 
 
 async def bench_sqlite(args: argparse.Namespace) -> None:
-    from lgp_lab.checkpointing.retention import PrunePolicy, prune
-    from lgp_lab.checkpointing.sqlite import open_sqlite_saver
+    from lgp_lab.storage.retention import PrunePolicy, prune
+    from lgp_lab.storage.sqlite.checkpoints import open_sqlite_saver
 
     tmp = Path(tempfile.mkdtemp(prefix="lgp-bench-retention-"))
     try:
@@ -98,9 +98,9 @@ async def bench_sqlite(args: argparse.Namespace) -> None:
 
 
 async def bench_postgres(args: argparse.Namespace) -> None:
-    from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
-    from lgp_lab.checkpointing.retention import PrunePolicy, database_size, prune
     from lgp_lab.config import CheckpointConfig
+    from lgp_lab.storage.postgres.checkpoints import close_postgres_saver, open_postgres_saver
+    from lgp_lab.storage.retention import PrunePolicy, database_size, prune
 
     with postgres_server() as pg:
         ours_url, theirs_url = pg.create_database("ours"), pg.create_database("theirs")

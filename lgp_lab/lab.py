@@ -159,7 +159,7 @@ class Lab(WatchMixin, EngineCallsMixin):
             async with self._ready_lock():
                 if self._saver is None:
                     self._check_open()
-                    from lgp_lab.checkpointing import create_checkpointer
+                    from lgp_lab.storage import create_checkpointer
 
                     self.retention.start()  # a malformed TTL fails before anything opens
                     self._saver = await create_checkpointer(self.config)
@@ -177,7 +177,7 @@ class Lab(WatchMixin, EngineCallsMixin):
             async with self._ready_lock():
                 if self._store is None and self.config.checkpoint.backend == "postgres":
                     self._check_open()
-                    from lgp_lab.checkpointing.postgres import open_postgres_store
+                    from lgp_lab.storage.postgres.checkpoints import open_postgres_store
 
                     self._store = await open_postgres_store(
                         saver,
@@ -187,7 +187,7 @@ class Lab(WatchMixin, EngineCallsMixin):
                     )
                 if self._store is None:
                     self._check_open()
-                    from lgp_lab.checkpointing.store import open_sqlite_store
+                    from lgp_lab.storage.store import open_sqlite_store
 
                     self._store = await open_sqlite_store(
                         self.config.checkpoint_path,
@@ -206,19 +206,19 @@ class Lab(WatchMixin, EngineCallsMixin):
     async def _agraph_store(self) -> Any:
         """The store workflows are compiled with: the real one when it is open or
         ``langgraph.json`` configures it (index, TTL: their errors show at load), else a
-        :class:`~lgp_lab.checkpointing.lazy_store.LazyStore` that opens it on first use
+        :class:`~lgp_lab.storage.lazy_store.LazyStore` that opens it on first use
         (opening imports numpy and sets up tables: not before a node needs it)."""
         if self._store is not None or (self.project is not None and self.project.store):
             return await self.astore()
         if self._lazy_store is None:
-            from lgp_lab.checkpointing.lazy_store import LazyStore
+            from lgp_lab.storage.lazy_store import LazyStore
 
             self._lazy_store = LazyStore(self.astore, self._call, self._on_engine)
         return self._lazy_store
 
     async def _asession_store(self) -> Any:
         if self._session_store is None:
-            from lgp_lab.checkpointing import session_store_for
+            from lgp_lab.storage import session_store_for
 
             self._session_store = session_store_for(await self.acheckpointer())
         return self._session_store
@@ -271,8 +271,8 @@ class Lab(WatchMixin, EngineCallsMixin):
         from lgp_lab import __version__
         from lgp_lab.observability.cost import CostTracker
         from lgp_lab.observability.factory import build_tracing
-        from lgp_lab.observability.local_store_postgres import PostgresTraceStore
         from lgp_lab.observability.tracing import Tracing
+        from lgp_lab.storage.postgres.traces import PostgresTraceStore
 
         local = PostgresTraceStore(
             saver.conn,
@@ -617,12 +617,12 @@ class Lab(WatchMixin, EngineCallsMixin):
             mcp, self._mcp = self._mcp, None
             await _bounded(mcp.aclose(), _ADAPTER_BOUND_S, "MCP sessions", self.warn)
         if self._store is not None:
-            from lgp_lab.checkpointing.store import close_store
+            from lgp_lab.storage.store import close_store
 
             store, self._store = self._store, None
             await _bounded(close_store(store), _DB_BOUND_S, "store", self.warn)
         if self._saver is not None:
-            from lgp_lab.checkpointing import close_checkpointer
+            from lgp_lab.storage import close_checkpointer
 
             saver, self._saver, self._session_store = self._saver, None, None
             await _bounded(close_checkpointer(saver), _DB_BOUND_S, "checkpointer", self.warn)

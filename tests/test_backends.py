@@ -56,29 +56,29 @@ class Db:
         return self._runner.run(coro)
 
     def open(self) -> Db:
-        from lgp_lab.checkpointing import create_checkpointer
+        from lgp_lab.storage import create_checkpointer
 
         self.saver = self.run(create_checkpointer(self.config))
         return self
 
     def close(self) -> None:
-        from lgp_lab.checkpointing import close_checkpointer
+        from lgp_lab.storage import close_checkpointer
 
         with contextlib.suppress(Exception):
             self.run(close_checkpointer(self.saver))
         self._runner.close()
 
     def store(self, kind: str) -> Any:
-        import lgp_lab.checkpointing as cp
+        import lgp_lab.storage as cp
 
         return getattr(cp, f"{kind}_store_for")(self.saver)
 
     def trace_store(self) -> Any:
         if self.config.checkpoint.backend == "postgres":
-            from lgp_lab.observability.local_store_postgres import PostgresTraceStore
+            from lgp_lab.storage.postgres.traces import PostgresTraceStore
 
             return PostgresTraceStore(self.saver.conn)
-        from lgp_lab.observability.local_store import LocalTraceStore
+        from lgp_lab.storage.sqlite.traces import LocalTraceStore
 
         return LocalTraceStore(self.saver.conn, self.saver.lock)
 
@@ -543,7 +543,7 @@ def test_trace_store_writes_lists_and_reads(db: Db) -> None:
 
 
 def test_schema_is_versioned_and_upgrade_is_idempotent(db: Db) -> None:
-    from lgp_lab.checkpointing import schema
+    from lgp_lab.storage import schema
 
     latest = (
         len(schema.POSTGRES_MIGRATIONS)
@@ -570,7 +570,7 @@ def test_schema_is_versioned_and_upgrade_is_idempotent(db: Db) -> None:
 async def _sql(db: Db, statement: str) -> list[tuple[Any, ...]]:
     """One statement on the backend's own connection (tuple rows)."""
     if db.config.checkpoint.backend == "postgres":
-        from lgp_lab.checkpointing.postgres import PgDb
+        from lgp_lab.storage.postgres.checkpoints import PgDb
 
         pg = PgDb(db.saver)
         if statement.startswith("SELECT"):

@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 
 def _open(settings: CheckpointConfig, **kw: Any) -> Any:
-    from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
+    from lgp_lab.storage.postgres.checkpoints import close_postgres_saver, open_postgres_saver
 
     async def go() -> Any:
         saver = await open_postgres_saver(settings, **kw)
@@ -43,7 +43,7 @@ def _open(settings: CheckpointConfig, **kw: Any) -> Any:
 
 
 def _error_of(settings: CheckpointConfig, **kw: Any) -> str:
-    from lgp_lab.checkpointing.postgres import DatabaseUnavailableError
+    from lgp_lab.storage.postgres.checkpoints import DatabaseUnavailableError
 
     with pytest.raises(DatabaseUnavailableError) as err:
         _open(settings, **kw)
@@ -172,7 +172,7 @@ def test_missing_extra_names_the_install(monkeypatch) -> None:
 
 
 def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
-    from lgp_lab.checkpointing import schema
+    from lgp_lab.storage import schema
 
     settings = CheckpointConfig(backend="postgres", url=postgres_url, pool_max_size=2)
     errors: list[BaseException] = []
@@ -234,7 +234,7 @@ def test_two_labs_share_threads_and_concurrent_touches_keep_every_key(
 
 
 def test_statement_timeout_and_pool_settings_apply(postgres_url: str) -> None:
-    from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
+    from lgp_lab.storage.postgres.checkpoints import close_postgres_saver, open_postgres_saver
 
     settings = CheckpointConfig(
         backend="postgres",
@@ -280,8 +280,8 @@ class _Replica:
     """One replica's run store on its own pool and event loop (as a process has)."""
 
     def __init__(self, url: str) -> None:
-        from lgp_lab.checkpointing import run_store_for
-        from lgp_lab.checkpointing.postgres import open_postgres_saver
+        from lgp_lab.storage import run_store_for
+        from lgp_lab.storage.postgres.checkpoints import open_postgres_saver
 
         self._runner = asyncio.Runner()
         settings = CheckpointConfig(backend="postgres", url=url, pool_max_size=2)
@@ -292,7 +292,7 @@ class _Replica:
         return self._runner.run(coro)
 
     def close(self) -> None:
-        from lgp_lab.checkpointing.postgres import close_postgres_saver
+        from lgp_lab.storage.postgres.checkpoints import close_postgres_saver
 
         self._runner.run(close_postgres_saver(self.saver))
         self._runner.close()
@@ -424,8 +424,8 @@ def test_no_call_fails_on_a_stale_connection_after_a_restart(check: bool, monkey
     """Every pooled connection dies with a restart: ``pool_check`` (the default) replaces
     each idle one as it leaves the pool; without it the next calls fail, one per
     connection."""
-    from lgp_lab.checkpointing import thread_store_for
-    from lgp_lab.checkpointing.postgres import (
+    from lgp_lab.storage import thread_store_for
+    from lgp_lab.storage.postgres.checkpoints import (
         _IdleCheck,
         close_postgres_saver,
         open_postgres_saver,
@@ -466,8 +466,8 @@ def test_connections_in_steady_use_skip_the_check(postgres_url: str, monkeypatch
     """The idle check costs a round trip only for a connection that sat in the pool."""
     from psycopg_pool import AsyncConnectionPool
 
-    from lgp_lab.checkpointing import thread_store_for
-    from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
+    from lgp_lab.storage import thread_store_for
+    from lgp_lab.storage.postgres.checkpoints import close_postgres_saver, open_postgres_saver
 
     checked: list[Any] = []
     real = AsyncConnectionPool.check_connection

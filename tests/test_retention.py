@@ -24,14 +24,14 @@ import pytest
 from conftest import write
 
 from lgp_lab import Lab
-from lgp_lab.checkpointing.retention import (
+from lgp_lab.errors import ConfigError
+from lgp_lab.runtime.retention import resolve_ttl
+from lgp_lab.storage.retention import (
     PrunePolicy,
     ThreadNotFoundError,
     parse_age,
     uuid6_floor,
 )
-from lgp_lab.errors import ConfigError
-from lgp_lab.runtime.retention import resolve_ttl
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -567,8 +567,8 @@ def test_sqlite_file_shrinks_and_later_prunes_vacuum_incrementally(db: Backend, 
 def test_keep_latest_matches_langgraphs_own_aprune(project: Path, postgres_url: str) -> None:
     """PostgreSQL: the same threads pruned by lgp_lab and by AsyncPostgresSaver.aprune
     (langgraph-checkpoint-postgres' own keep_latest) keep the same rows."""
-    from lgp_lab.checkpointing.retention import prune
     from lgp_lab.config import CheckpointConfig
+    from lgp_lab.storage.retention import prune
 
     write(project / "workflows" / "loop.py", LOOP)
     write(project / "workflows" / "ask.py", ASK)
@@ -578,7 +578,7 @@ def test_keep_latest_matches_langgraphs_own_aprune(project: Path, postgres_url: 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
         from langgraph.types import Command
 
-        from lgp_lab.checkpointing.postgres import close_postgres_saver, open_postgres_saver
+        from lgp_lab.storage.postgres.checkpoints import close_postgres_saver, open_postgres_saver
 
         saver = await open_postgres_saver(CheckpointConfig(backend="postgres", url=postgres_url))
         try:
@@ -684,7 +684,7 @@ def test_ttl_sweep_deletes_idle_threads_and_keeps_fresh_and_busy_ones(db: Backen
 def test_one_replica_sweeps_at_a_time_on_postgres(db: Backend) -> None:
     import psycopg
 
-    from lgp_lab.checkpointing.retention_postgres import SWEEP_LOCK_KEY
+    from lgp_lab.storage.postgres.retention import SWEEP_LOCK_KEY
 
     _ttl_config(db, "  ttl: 0.001\n  ttl_sweep_interval_minutes: 600\n")
     with Lab(root=db.project) as lab:

@@ -75,7 +75,7 @@ def prune_command(
     --keep-latest N, --older-than AGE, or both (a checkpoint goes when it is beyond the
     newest N *and* older than AGE).
     """
-    from lgp_lab.checkpointing.retention import parse_age
+    from lgp_lab.storage.retention import parse_age
 
     if keep_latest is None and older_than is None:
         raise click.UsageError(
@@ -189,7 +189,7 @@ def upgrade_command(env: str | None, json_only: bool) -> None:
     where = _where(config)
 
     async def upgrade(lab: Any) -> dict[str, Any]:
-        from lgp_lab.checkpointing.schema import upgrade
+        from lgp_lab.storage.schema import upgrade
 
         saver = await lab.acheckpointer()  # the savers' own setup() runs on open
         await lab.astore()
@@ -242,8 +242,8 @@ def migrate_command(
     """
     import asyncio
 
-    from lgp_lab.checkpointing.migrate import migrate_sqlite_to_postgres
     from lgp_lab.config import CheckpointConfig, redact_url
+    from lgp_lab.storage.migrate import migrate_sqlite_to_postgres
 
     out = Output(json_only=json_only)
     scheme = url.partition("://")[0] if "://" in url else None
@@ -257,7 +257,7 @@ def migrate_command(
     config = lab_config(env, "experiment", out) if source is None else None
     path = source if source is not None else config.checkpoint_path
     target = CheckpointConfig(backend="postgres", url=url)
-    from lgp_lab.checkpointing.postgres import describe_url
+    from lgp_lab.storage.postgres.checkpoints import describe_url
 
     out.status(f"Migrating {path} → PostgreSQL {describe_url(url)}")
     last: dict[str, int] = {}
@@ -308,7 +308,7 @@ def info_command(env: str | None, json_only: bool) -> None:
         return
 
     async def info(lab: Any) -> dict[str, Any]:
-        from lgp_lab.checkpointing.schema import schema_version
+        from lgp_lab.storage.schema import schema_version
 
         saver = await lab.acheckpointer()
         size = await lab.retention.asize()
@@ -356,7 +356,7 @@ def _with_lab(out: Output, config: Any, work: Any) -> Any:
 
 def _where(config: Any) -> str:
     if config.checkpoint.backend == "postgres":
-        from lgp_lab.checkpointing.postgres import describe_url
+        from lgp_lab.storage.postgres.checkpoints import describe_url
 
         return f"PostgreSQL {describe_url(config.checkpoint.url or '')}"
     return str(config.checkpoint_path)

@@ -126,9 +126,9 @@ def run_command(
 def _main(
     out: Output, config: Any, target: str, request: _Request, thread_id: str | None, watch: bool
 ) -> int:
-    from lgp_lab.checkpointing import database_label
     from lgp_lab.lab import Lab
     from lgp_lab.runtime.runner import new_thread_id
+    from lgp_lab.storage import database_label
 
     thread = thread_id or new_thread_id()
     with out.stdout_to_stderr():  # a module-level print() in the user's file, with --json

@@ -39,7 +39,7 @@ async def build_tracing(
         exporters.append(ConsoleTracer())
     local = None
     if obs.local and conn is not None and lock is not None:
-        from lgp_lab.observability.local_store import LocalTraceStore
+        from lgp_lab.storage.sqlite.traces import LocalTraceStore
 
         local = LocalTraceStore(conn, lock, max_length=obs.max_length, warn=warn)
         await local.setup()

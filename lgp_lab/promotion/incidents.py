@@ -102,7 +102,7 @@ class IncidentStore:
         if self._ready:
             return
         if self._postgres:
-            from lgp_lab.checkpointing.postgres import PgDb
+            from lgp_lab.storage.postgres.checkpoints import PgDb
 
             try:
                 await PgDb(self.saver).execute(_SCHEMA)
@@ -112,7 +112,7 @@ class IncidentStore:
                 if "duplicate" not in str(exc).lower() and "exists" not in str(exc).lower():
                     raise
         else:
-            from lgp_lab.checkpointing._sqlite_calls import write
+            from lgp_lab.storage.sqlite._calls import write
 
             await write(self.saver, _SCHEMA)
         self._ready = True
@@ -120,20 +120,20 @@ class IncidentStore:
     async def _execute(self, query: str, params: tuple[Any, ...]) -> int:
         await self._setup()
         if self._postgres:
-            from lgp_lab.checkpointing.postgres import PgDb
+            from lgp_lab.storage.postgres.checkpoints import PgDb
 
             return await PgDb(self.saver).execute(query.replace("?", "%s"), params)
-        from lgp_lab.checkpointing._sqlite_calls import write
+        from lgp_lab.storage.sqlite._calls import write
 
         return await write(self.saver, query, params)
 
     async def _fetch(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         await self._setup()
         if self._postgres:
-            from lgp_lab.checkpointing.postgres import PgDb
+            from lgp_lab.storage.postgres.checkpoints import PgDb
 
             return await PgDb(self.saver).fetch(query.replace("?", "%s"), params)
-        from lgp_lab.checkpointing._sqlite_calls import fetch
+        from lgp_lab.storage.sqlite._calls import fetch
 
         return await fetch(self.saver, query, params)
 
@@ -158,7 +158,7 @@ class IncidentStore:
         raise RuntimeError(f"no free incident id after {_MAX_ID_RETRIES} attempts")
 
     async def _add_postgres(self, incident: Incident, dedupe_s: float | None) -> Incident | None:
-        from lgp_lab.checkpointing.postgres import PgDb
+        from lgp_lab.storage.postgres.checkpoints import PgDb
 
         async with PgDb(self.saver).transaction() as cur:
             await cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('lgp_incidents', 0))")
@@ -171,7 +171,7 @@ class IncidentStore:
         return incident
 
     async def _add_sqlite(self, incident: Incident, dedupe_s: float | None) -> Incident | None:
-        from lgp_lab.checkpointing._sqlite_calls import transact
+        from lgp_lab.storage.sqlite._calls import transact
 
         def add(conn: Any) -> Incident | None:
             if not conn.in_transaction:  # the write lock first: check and insert as one

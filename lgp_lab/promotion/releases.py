@@ -243,11 +243,11 @@ class ReleaseStore:
                     self._ready = False
                     raise
         if self._postgres:
-            from lgp_lab.checkpointing.postgres import PgDb
+            from lgp_lab.storage.postgres.checkpoints import PgDb
 
             db, query = PgDb(self.saver), query.replace("?", "%s")
             return await (db.fetch(query, params) if fetch else db.execute(query, params))
-        from lgp_lab.checkpointing import _sqlite_calls as calls
+        from lgp_lab.storage import _sqlite_calls as calls
 
         return await (calls.fetch if fetch else calls.write)(self.saver, query, params)
 

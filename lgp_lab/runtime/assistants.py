@@ -32,7 +32,7 @@ class AssistantRecords:
     async def _table(self) -> Any:
         saver = await self._get_saver()
         if self._store is None or self._store_saver is not saver:
-            from lgp_lab.checkpointing import assistant_store_for
+            from lgp_lab.storage import assistant_store_for
 
             self._store, self._store_saver = assistant_store_for(saver), saver
         return self._store

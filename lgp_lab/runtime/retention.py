@@ -2,7 +2,7 @@
 
 ``lab.retention.prune(keep_latest=..., older_than=..., thread_ids=..., dry_run=...)``
 removes old checkpoints on either backend (the rules are in
-:mod:`lgp_lab.checkpointing.retention`). With a TTL configured (``checkpoint.ttl`` in
+:mod:`lgp_lab.storage.retention`). With a TTL configured (``checkpoint.ttl`` in
 ``config/<env>.yaml``, or ``checkpointer.ttl`` in ``langgraph.json``) the Lab sweeps in
 the background: every ``sweep_interval_minutes`` it finds threads idle for longer than
 the TTL (their latest checkpoint and their thread record are older) and, as LangGraph's
@@ -146,7 +146,7 @@ class Retention:
                     dry_run=dry_run, vacuum=vacuum, progress=progress,
                 )
             )  # fmt: skip
-        from lgp_lab.checkpointing.retention import PrunePolicy, prune
+        from lgp_lab.storage.retention import PrunePolicy, prune
 
         policy = PrunePolicy(
             keep_latest=keep_latest,
@@ -171,7 +171,7 @@ class Retention:
         lab = self._lab
         if not lab._on_engine():
             return await lab._hop(self.asize())
-        from lgp_lab.checkpointing.retention import database_size
+        from lgp_lab.storage.retention import database_size
 
         return await database_size(await lab.acheckpointer())
 
@@ -227,7 +227,7 @@ class Retention:
                 hint="set checkpoint.ttl (minutes) in config/<env>.yaml, or "
                 'checkpointer.ttl {"default_ttl": ...} in langgraph.json',
             )
-        from lgp_lab.checkpointing.retention import sweep_turn
+        from lgp_lab.storage.retention import sweep_turn
 
         saver = await lab.acheckpointer()
         async with sweep_turn(saver) as mine:
@@ -239,7 +239,7 @@ class Retention:
         return report
 
     async def _sweep(self, saver: Any, policy: TtlPolicy) -> SweepReport:
-        from lgp_lab.checkpointing.retention import PrunePolicy, prune, stale_threads
+        from lgp_lab.storage.retention import PrunePolicy, prune, stale_threads
 
         idle = dt.timedelta(minutes=policy.minutes)
         report = SweepReport(strategy=policy.strategy)
@@ -259,7 +259,7 @@ class Retention:
                 else:
                     report.skipped.append(thread_id)
             if report.threads:
-                from lgp_lab.checkpointing.retention import vacuum
+                from lgp_lab.storage.retention import vacuum
 
                 await vacuum(saver, "incremental")  # SQLite in incremental mode: cheap
         return report
@@ -274,7 +274,7 @@ class Retention:
         lab = self._lab
 
         async def held() -> bool:
-            from lgp_lab.checkpointing.retention import uuid6_floor
+            from lgp_lab.storage.retention import uuid6_floor
 
             async with lab.runs.exclusive(thread_id):
                 saver = await lab.acheckpointer()

@@ -70,7 +70,7 @@ class RunNotFoundError(LgpError):
 
 
 class RunStore(Protocol):
-    """Where run records persist. :class:`~lgp_lab.checkpointing.runs_sqlite.SqliteRunStore`
+    """Where run records persist. :class:`~lgp_lab.storage.sqlite.runs.SqliteRunStore`
     is the SQLite one; a PostgreSQL store implements the same methods."""
 
     async def put(self, row: dict[str, Any]) -> None: ...
@@ -272,7 +272,7 @@ class Runs:
         starts this process's lease keeper, which first adopts the open runs of dead
         processes (see :mod:`lgp_lab.runtime.run_owner`)."""
         if self._store is None:
-            from lgp_lab.checkpointing import run_store_for
+            from lgp_lab.storage import run_store_for
 
             store = run_store_for(await self._lab.acheckpointer())
             if self._store is None:
@@ -988,7 +988,6 @@ class Runs:
     async def _drive_graph(
         self, live: _Live, graph: Any, version: int, config: dict[str, Any]
     ) -> list[Any]:
-        from lgp_lab.checkpointing.sqlite import RunCapture, current_run
         from lgp_lab.runtime.context import run_recorder
         from lgp_lab.runtime.inputs import default_context
         from lgp_lab.runtime.runner import (
@@ -997,6 +996,7 @@ class Runs:
             run_error,
             stopped_at_breakpoint,
         )
+        from lgp_lab.storage.sqlite.checkpoints import RunCapture, current_run
 
         lab = self._lab
         request = live.request
@@ -1327,7 +1327,7 @@ class Runs:
         return found is not None
 
     async def _has_checkpoints(self, thread_id: str) -> bool:
-        from lgp_lab.checkpointing import thread_store_for
+        from lgp_lab.storage import thread_store_for
 
         saver = await self._lab.acheckpointer()
         if self._threads_table is None or self._threads_table.saver is not saver:

@@ -91,7 +91,7 @@ class ThreadRecords:
     async def _table(self) -> Any:
         saver = await self._get_saver()
         if self._store is None or self._store_saver is not saver:
-            from lgp_lab.checkpointing import thread_store_for
+            from lgp_lab.storage import thread_store_for
 
             self._store, self._store_saver = thread_store_for(saver), saver
         return self._store
@@ -213,7 +213,7 @@ class ThreadRecords:
         history). False if the thread does not exist."""
         if await self.asummary(thread_id) is None:
             return False
-        from lgp_lab.checkpointing.retention import PrunePolicy, ThreadNotFoundError, prune
+        from lgp_lab.storage.retention import PrunePolicy, ThreadNotFoundError, prune
 
         # LangGraph's own keep_latest (subgraph calls and parent links included).
         policy = PrunePolicy(keep_latest=1, thread_ids=(thread_id,))

@@ -171,11 +171,11 @@ async def readiness(lab: Any, served: dict[str, Any]) -> tuple[bool, dict[str, A
 async def _ping_database(lab: Any) -> None:
     saver = await lab.acheckpointer()
     if getattr(saver, "lgp_backend", None) == "postgres":
-        from lgp_lab.checkpointing.postgres import PgDb
+        from lgp_lab.storage.postgres.checkpoints import PgDb
 
         await PgDb(saver).fetch("SELECT 1")
     else:
-        from lgp_lab.checkpointing._sqlite_calls import fetch
+        from lgp_lab.storage.sqlite._calls import fetch
 
         await fetch(saver, "SELECT 1")
 

@@ -267,7 +267,7 @@ async def advisory_lock(conn: Any, timeout: float = LOCK_TIMEOUT_S) -> AsyncIter
         if row["got"] if isinstance(row, dict) else row[0]:
             break
         if time.monotonic() > deadline:
-            from lgp_lab.checkpointing.postgres import DatabaseUnavailableError
+            from lgp_lab.storage.postgres.checkpoints import DatabaseUnavailableError
 
             raise DatabaseUnavailableError(
                 f"another process has been migrating the database for over {timeout:.0f} s "
@@ -284,10 +284,10 @@ async def advisory_lock(conn: Any, timeout: float = LOCK_TIMEOUT_S) -> AsyncIter
 
 async def upgrade_sqlite(saver: Any) -> tuple[int, int]:
     """Create (or complete) our tables in the SQLite file of ``saver``; returns (from, to)."""
-    from lgp_lab.checkpointing.assistants_sqlite import SqliteAssistantStore
-    from lgp_lab.checkpointing.runs_sqlite import SqliteRunStore
-    from lgp_lab.checkpointing.threads_sqlite import SqliteThreadStore
-    from lgp_lab.observability.local_store import LocalTraceStore
+    from lgp_lab.storage.sqlite.assistants import SqliteAssistantStore
+    from lgp_lab.storage.sqlite.runs import SqliteRunStore
+    from lgp_lab.storage.sqlite.threads import SqliteThreadStore
+    from lgp_lab.storage.sqlite.traces import LocalTraceStore
 
     await saver.setup()
     async with saver.lock:
@@ -315,7 +315,7 @@ async def upgrade_sqlite(saver: Any) -> tuple[int, int]:
 
 async def schema_version(saver: Any) -> int:
     """The version of our tables in ``saver``'s database (0: none applied yet)."""
-    from lgp_lab.checkpointing.postgres import is_postgres_saver
+    from lgp_lab.storage.postgres.checkpoints import is_postgres_saver
 
     if is_postgres_saver(saver):
         async with saver.conn.connection() as conn:
@@ -329,7 +329,7 @@ async def schema_version(saver: Any) -> int:
 
 async def upgrade(saver: Any) -> tuple[int, int]:
     """Bring our tables in ``saver``'s database (either backend) to the latest version."""
-    from lgp_lab.checkpointing.postgres import is_postgres_saver
+    from lgp_lab.storage.postgres.checkpoints import is_postgres_saver
 
     if is_postgres_saver(saver):
         return await upgrade_postgres(saver.conn)

@@ -370,11 +370,11 @@ class _DeltaThread(Exception):
 def _backend(saver: Any) -> Any:
     names = {f"{c.__module__}.{c.__name__}" for c in type(saver).__mro__}
     if any(n.startswith("langgraph.checkpoint.sqlite.") for n in names):
-        from lgp_lab.checkpointing.retention_sqlite import SqliteRetention
+        from lgp_lab.storage.sqlite.retention import SqliteRetention
 
         return SqliteRetention(saver)
     if any(n.startswith("langgraph.checkpoint.postgres.") for n in names):
-        from lgp_lab.checkpointing.retention_postgres import PostgresRetention
+        from lgp_lab.storage.postgres.retention import PostgresRetention
 
         return PostgresRetention(saver)
     raise TypeError(

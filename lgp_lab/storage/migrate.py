@@ -117,14 +117,14 @@ async def migrate_sqlite_to_postgres(
             that do not match after copying.
         DatabaseUnavailableError: The target cannot be reached (host/port named).
     """
-    from lgp_lab.checkpointing.postgres import (
+    from lgp_lab.storage.postgres.checkpoints import (
         close_postgres_saver,
         close_postgres_store,
         describe_url,
         open_postgres_saver,
         open_postgres_store,
     )
-    from lgp_lab.checkpointing.sqlite import open_sqlite_saver
+    from lgp_lab.storage.sqlite.checkpoints import open_sqlite_saver
 
     started = time.perf_counter()
     if not source.is_file():

@@ -1,6 +1,6 @@
 """Thread records on PostgreSQL: the table ``lgp_threads`` beside the checkpoints.
 
-The same methods and rows as :class:`~lgp_lab.checkpointing.threads_sqlite.
+The same methods and rows as :class:`~lgp_lab.storage.sqlite.threads.
 SqliteThreadStore`. Metadata is ``jsonb``, so a metadata filter is PostgreSQL's own
 containment (``@>``, what the Agent Server's filters mean) decided in SQL, nested values
 included. The one key SQL cannot decide is ``assistant_id`` of a thread a plain run wrote
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgp_lab.checkpointing.postgres import PgDb
+from lgp_lab.storage.postgres.checkpoints import PgDb
 
 __all__ = ["PostgresThreadStore"]
 

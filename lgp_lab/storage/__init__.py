@@ -29,10 +29,10 @@ async def create_checkpointer(config: LabConfig) -> Any:
     """Open the checkpointer ``config`` describes (a SQLite file by default)."""
     cp = config.checkpoint
     if cp.backend == "postgres":
-        from lgp_lab.checkpointing.postgres import open_postgres_saver
+        from lgp_lab.storage.postgres.checkpoints import open_postgres_saver
 
         return await open_postgres_saver(cp, missing_env=config.missing_env)
-    from lgp_lab.checkpointing.sqlite import open_sqlite_saver
+    from lgp_lab.storage.sqlite.checkpoints import open_sqlite_saver
 
     return await open_sqlite_saver(
         config.checkpoint_path, synchronous=cp.synchronous, busy_timeout_ms=cp.busy_timeout_ms
@@ -43,7 +43,7 @@ def database_label(config: LabConfig) -> str:
     """Where ``config`` keeps its data, for messages: the SQLite file, or ``PostgreSQL
     user@host:port/dbname`` (never the password)."""
     if config.checkpoint.backend == "postgres":
-        from lgp_lab.checkpointing.postgres import describe_url
+        from lgp_lab.storage.postgres.checkpoints import describe_url
 
         return f"PostgreSQL {describe_url(config.checkpoint.url or '')}"
     return str(config.checkpoint_path)
@@ -52,7 +52,7 @@ def database_label(config: LabConfig) -> str:
 async def close_checkpointer(saver: Any) -> None:
     """Close the checkpointer's connection (PostgreSQL: its pool)."""
     if _postgres(saver):
-        from lgp_lab.checkpointing.postgres import close_postgres_saver
+        from lgp_lab.storage.postgres.checkpoints import close_postgres_saver
 
         await close_postgres_saver(saver)
         return
@@ -64,10 +64,10 @@ async def close_checkpointer(saver: Any) -> None:
 def session_store_for(saver: Any) -> Any:
     """The SQL session queries for ``saver``'s backend."""
     if _postgres(saver):
-        from lgp_lab.checkpointing.sessions_postgres import PostgresSessionStore
+        from lgp_lab.storage.postgres.sessions import PostgresSessionStore
 
         return PostgresSessionStore(saver)
-    from lgp_lab.checkpointing.sqlite import SqliteSessionStore
+    from lgp_lab.storage.sqlite.checkpoints import SqliteSessionStore
 
     return SqliteSessionStore(saver)
 
@@ -75,10 +75,10 @@ def session_store_for(saver: Any) -> Any:
 def run_store_for(saver: Any) -> Any:
     """The run records table (``runtime.runs.RunStore``) beside ``saver``'s checkpoints."""
     if _postgres(saver):
-        from lgp_lab.checkpointing.runs_postgres import PostgresRunStore
+        from lgp_lab.storage.postgres.runs import PostgresRunStore
 
         return PostgresRunStore(saver)
-    from lgp_lab.checkpointing.runs_sqlite import SqliteRunStore
+    from lgp_lab.storage.sqlite.runs import SqliteRunStore
 
     return SqliteRunStore(saver)
 
@@ -86,10 +86,10 @@ def run_store_for(saver: Any) -> Any:
 def thread_store_for(saver: Any) -> Any:
     """The thread records table beside ``saver``'s checkpoints."""
     if _postgres(saver):
-        from lgp_lab.checkpointing.threads_postgres import PostgresThreadStore
+        from lgp_lab.storage.postgres.threads import PostgresThreadStore
 
         return PostgresThreadStore(saver)
-    from lgp_lab.checkpointing.threads_sqlite import SqliteThreadStore
+    from lgp_lab.storage.sqlite.threads import SqliteThreadStore
 
     return SqliteThreadStore(saver)
 
@@ -97,10 +97,10 @@ def thread_store_for(saver: Any) -> Any:
 def assistant_store_for(saver: Any) -> Any:
     """The custom assistants table beside ``saver``'s checkpoints."""
     if _postgres(saver):
-        from lgp_lab.checkpointing.assistants_postgres import PostgresAssistantStore
+        from lgp_lab.storage.postgres.assistants import PostgresAssistantStore
 
         return PostgresAssistantStore(saver)
-    from lgp_lab.checkpointing.assistants_sqlite import SqliteAssistantStore
+    from lgp_lab.storage.sqlite.assistants import SqliteAssistantStore
 
     return SqliteAssistantStore(saver)
 

@@ -1,6 +1,6 @@
 """Custom assistants on PostgreSQL: ``lgp_assistants`` (the current version of each) and
 ``lgp_assistant_versions`` (every version), the same methods and rows as
-:class:`~lgp_lab.checkpointing.assistants_sqlite.SqliteAssistantStore`. A new version
+:class:`~lgp_lab.storage.sqlite.assistants.SqliteAssistantStore`. A new version
 locks its assistant's row first, so two replicas updating one assistant make versions
 n+1 and n+2, never two n+1."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgp_lab.checkpointing.postgres import PgDb
+from lgp_lab.storage.postgres.checkpoints import PgDb
 
 __all__ = ["PostgresAssistantStore"]
 

@@ -6,7 +6,7 @@ so a transaction-pooling proxy such as PgBouncer works, ``dict_row``). Opening i
 the server once with a plain connection, so an unreachable or misconfigured database is
 one clear error naming host, port, database and user (never the password), not a pool
 timeout. Then, under an advisory lock (replicas start together), the saver's migrations
-and ours (:mod:`lgp_lab.checkpointing.schema`) run.
+and ours (:mod:`lgp_lab.storage.schema`) run.
 
 psycopg is imported only here and only when the backend is used.
 """
@@ -20,9 +20,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from lgp_lab.checkpointing.sqlite import current_run
 from lgp_lab.config import CheckpointConfig, redact_url
 from lgp_lab.errors import LgpError
+from lgp_lab.storage.sqlite.checkpoints import current_run
 
 __all__ = [
     "DatabaseUnavailableError",
@@ -70,7 +70,7 @@ def _saver_class() -> type:
 
     class LabPostgresSaver(AsyncPostgresSaver):
         """``AsyncPostgresSaver`` that reports each root checkpoint it writes to the
-        current run (as :class:`~lgp_lab.checkpointing.sqlite.LabSqliteSaver` does)."""
+        current run (as :class:`~lgp_lab.storage.sqlite.checkpoints.LabSqliteSaver` does)."""
 
         lgp_backend = "postgres"
 
@@ -143,7 +143,7 @@ async def open_postgres_saver(
     try:
         await pool.open(wait=settings.pool_min_size > 0, timeout=settings.connect_timeout_s)
         saver = _saver_class()(pool)
-        from lgp_lab.checkpointing.schema import advisory_lock, upgrade_postgres
+        from lgp_lab.storage.schema import advisory_lock, upgrade_postgres
 
         # The savers' own migrations insert their version rows unguarded: two
         # replicas starting on a fresh database must take turns. They run on the
@@ -184,8 +184,8 @@ async def open_postgres_store(
     await asyncio.to_thread(importlib.import_module, "langgraph.store.postgres.aio")
     from langgraph.store.postgres.aio import AsyncPostgresStore
 
-    from lgp_lab.checkpointing.schema import advisory_lock
-    from lgp_lab.checkpointing.store import _index
+    from lgp_lab.storage.schema import advisory_lock
+    from lgp_lab.storage.store import _index
 
     settings = settings or {}
     pool = saver.conn

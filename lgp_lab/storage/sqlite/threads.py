@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lgp_lab.checkpointing._sqlite_calls import fetch, transact, write
+from lgp_lab.storage.sqlite._calls import fetch, transact, write
 
 __all__ = ["SqliteThreadStore"]
 

@@ -1,7 +1,7 @@
 """The local trace store on PostgreSQL: ``lgp_traces``/``lgp_spans`` in the database the
-checkpoints are in (tables made by :mod:`lgp_lab.checkpointing.schema`).
+checkpoints are in (tables made by :mod:`lgp_lab.storage.schema`).
 
-Everything but the SQL dialect is :class:`~lgp_lab.observability.local_store.
+Everything but the SQL dialect is :class:`~lgp_lab.storage.sqlite.traces.
 LocalTraceStore`'s: batched background writes, flush before reads, bounded retries, the
 same rows. Here a batch is one transaction on a pooled connection of its own, so a failed
 batch rolls back without touching anyone else's work, and replicas write side by side.
@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from lgp_lab.observability.local_store import _COLUMNS, LocalTraceStore
+from lgp_lab.storage.sqlite.traces import _COLUMNS, LocalTraceStore
 
 __all__ = ["PostgresTraceStore"]
 

@@ -21,7 +21,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.checkpoint.sqlite.utils import load_pending_writes, pending_writes_sql
 
-from lgp_lab.checkpointing._sqlite_calls import fetch, fetch_with, transact
+from lgp_lab.storage.sqlite._calls import fetch, fetch_with, transact
 
 __all__ = [
     "LabSqliteSaver",

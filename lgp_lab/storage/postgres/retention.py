@@ -1,4 +1,4 @@
-"""Retention on PostgreSQL: the statements behind :mod:`lgp_lab.checkpointing.retention`.
+"""Retention on PostgreSQL: the statements behind :mod:`lgp_lab.storage.retention`.
 
 Each thread is pruned in one ``REPEATABLE READ`` transaction on the saver's pool, as
 LangGraph's own ``AsyncPostgresSaver.aprune`` does: every statement reads one snapshot,
@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from lgp_lab.checkpointing.retention import (
+from lgp_lab.storage.retention import (
     DatabaseSize,
     PrunePolicy,
     ThreadRows,
@@ -41,7 +41,7 @@ class PostgresRetention:
     # ------------------------------------------------------------------ reading
 
     def describe(self) -> str:
-        from lgp_lab.checkpointing.postgres import describe_url
+        from lgp_lab.storage.postgres.checkpoints import describe_url
 
         return f"the PostgreSQL database {describe_url(str(getattr(self.pool, 'conninfo', '')))}"
 

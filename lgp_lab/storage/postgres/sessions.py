@@ -1,12 +1,12 @@
 """Session queries on PostgreSQL, answered in SQL over the saver's tables
-(``checkpoints``, ``checkpoint_writes``), as :class:`~lgp_lab.checkpointing.sqlite.
+(``checkpoints``, ``checkpoint_writes``), as :class:`~lgp_lab.storage.sqlite.checkpoints.
 SqliteSessionStore` answers them on SQLite: the same methods, the same rows."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from lgp_lab.checkpointing.postgres import PgDb
+from lgp_lab.storage.postgres.checkpoints import PgDb
 
 __all__ = ["PostgresSessionStore"]
 

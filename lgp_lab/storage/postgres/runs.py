@@ -1,6 +1,6 @@
 """Run records on PostgreSQL: the table ``lgp_runs`` beside the checkpoints.
 
-The same methods and rows as :class:`~lgp_lab.checkpointing.runs_sqlite.SqliteRunStore`
+The same methods and rows as :class:`~lgp_lab.storage.sqlite.runs.SqliteRunStore`
 (:class:`lgp_lab.runtime.runs.RunStore`). The table also has ``owner`` (the replica
 holding a run) and ``lease_until``, the columns replicas claim runs with; ``seq`` orders
 runs created in the same instant, as SQLite's rowid does.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgp_lab.checkpointing.postgres import PgDb
+from lgp_lab.storage.postgres.checkpoints import PgDb
 
 __all__ = ["PostgresRunStore"]
 

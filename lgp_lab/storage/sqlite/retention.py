@@ -1,4 +1,4 @@
-"""Retention on SQLite: the statements behind :mod:`lgp_lab.checkpointing.retention`.
+"""Retention on SQLite: the statements behind :mod:`lgp_lab.storage.retention`.
 
 Everything runs on the checkpointer's own connection under its lock, so a prune in a
 running Lab interleaves with runs thread by thread; each thread's prune is one
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from lgp_lab.checkpointing.retention import (
+from lgp_lab.storage.retention import (
     DatabaseSize,
     PrunePolicy,
     ThreadRows,

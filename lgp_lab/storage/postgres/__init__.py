@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: every store on the saver's connection pool."""
