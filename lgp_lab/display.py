@@ -11,7 +11,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.jsonable import to_jsonable
 
 if TYPE_CHECKING:
     from lgp_lab.runtime.reloader import ReloadEvent, WatchHandle

@@ -20,7 +20,7 @@ from lgp_lab._lab_engine import EngineCallsMixin
 from lgp_lab._lab_watch import WatchMixin
 from lgp_lab.config import LabConfig, load_config
 from lgp_lab.errors import WorkflowInputError
-from lgp_lab.runtime.context import set_current_lab
+from lgp_lab.run_context import set_current_lab
 from lgp_lab.runtime.engine import EngineLoop
 from lgp_lab.runtime.reloader import WatchHandle
 from lgp_lab.runtime.result import RunResult

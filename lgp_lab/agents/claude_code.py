@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lgp_lab.errors import LgpError
-from lgp_lab.runtime.context import current_lab, record_span
+from lgp_lab.run_context import current_lab, record_span
 
 __all__ = ["AgentError", "create_claude_code_node", "mesh_execute"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lgp_lab.errors import LgpError
-from lgp_lab.runtime.context import current_lab, record_generation
+from lgp_lab.run_context import current_lab, record_generation
 
 __all__ = [
     "AgentResult",

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from rich.console import Console
 
 from lgp_lab.errors import LgpError
-from lgp_lab.runtime.jsonable import dumps
+from lgp_lab.jsonable import dumps
 
 __all__ = ["Output", "error_document"]
 

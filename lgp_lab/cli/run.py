@@ -216,7 +216,7 @@ class _Run:
             return self.request.input
         if self._input is not _UNSET:
             return self._input
-        from lgp_lab.runtime.jsonable import dumps
+        from lgp_lab.jsonable import dumps
 
         if not self.new and self.lab.sessions.thread(self.thread) is not None:
             self._input = None

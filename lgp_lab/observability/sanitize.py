@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.jsonable import to_jsonable
 
 __all__ = ["TRUNCATION_MARKER", "sanitize_for_dashboard"]
 

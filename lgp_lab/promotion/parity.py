@@ -56,7 +56,7 @@ async def arecorded_inputs(saver: Any, thread_id: str) -> list[Any]:
 def normalize_state(value: Any) -> Any:
     """JSON data with the values that differ run to run by design (message and run ids)
     dropped, so two runs of the same program compare equal."""
-    from lgp_lab.runtime.jsonable import to_jsonable
+    from lgp_lab.jsonable import to_jsonable
 
     def strip(item: Any) -> Any:
         if isinstance(item, dict):
@@ -157,7 +157,7 @@ def _short(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    from lgp_lab.runtime.jsonable import to_jsonable
+    from lgp_lab.jsonable import to_jsonable
 
     return to_jsonable(value)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lgp_lab.errors import ConfigError
+from lgp_lab.ids import split_target
 
 __all__ = [
     "PROJECT_FILE",
@@ -169,17 +170,6 @@ def read_project(file: Path) -> Project:
         store=_mapping(file, "store", raw.get("store")),
         checkpointer=_mapping(file, "checkpointer", raw.get("checkpointer")),
     )
-
-
-def split_target(target: str) -> tuple[str, str | None]:
-    """``"path.py:attr"`` → ``("path.py", "attr")``; anything else → ``(target, None)``.
-
-    A Windows drive (``C:\\x.py``) is not an attribute separator.
-    """
-    head, sep, attr = target.rpartition(":")
-    if sep and head.endswith(".py") and attr.isidentifier():
-        return head, attr
-    return target, None
 
 
 # --------------------------------------------------------------------------- private

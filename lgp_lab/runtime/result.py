@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.jsonable import to_jsonable
 
 __all__ = ["RunResult"]
 

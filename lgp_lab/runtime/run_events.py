@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgp_lab.runtime.jsonable import json_bytes, to_jsonable
+from lgp_lab.jsonable import json_bytes, to_jsonable
 
 __all__ = ["RunEmitter", "encode_event", "event_name"]
 

@@ -17,7 +17,7 @@ from lgp_lab.errors import (
     user_location,
 )
 from lgp_lab.observability.tokens import with_token_relay
-from lgp_lab.runtime.context import current_lab, run_recorder
+from lgp_lab.run_context import current_lab, run_recorder
 from lgp_lab.runtime.result import RunResult
 from lgp_lab.runtime.workflow import Workflow
 

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lgp_lab.errors import LgpError, format_exception_only
+from lgp_lab.jsonable import to_jsonable
 from lgp_lab.observability.tokens import with_token_relay
 from lgp_lab.runtime import run_requests as checks
-from lgp_lab.runtime.jsonable import to_jsonable
 from lgp_lab.runtime.run_events import RunEmitter, encode_event
 from lgp_lab.runtime.run_owner import Ownership, new_owner_id
 from lgp_lab.runtime.run_relay import follow, relay
@@ -954,7 +954,7 @@ class Runs:
 
     async def _drive(self, live: _Live) -> list[Any]:
         """Execute the run's graph, publishing its events; the interrupts it stopped on."""
-        from lgp_lab.runtime.context import set_current_lab
+        from lgp_lab.run_context import set_current_lab
         from lgp_lab.runtime.loader import GraphFactory
         from lgp_lab.runtime.runner import run_config
 
@@ -988,7 +988,7 @@ class Runs:
     async def _drive_graph(
         self, live: _Live, graph: Any, version: int, config: dict[str, Any]
     ) -> list[Any]:
-        from lgp_lab.runtime.context import run_recorder
+        from lgp_lab.run_context import run_recorder
         from lgp_lab.runtime.inputs import default_context
         from lgp_lab.runtime.runner import (
             _result,

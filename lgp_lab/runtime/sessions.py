@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from lgp_lab.ids import checkpoint_time
+
 __all__ = [
     "ActiveRuns",
     "ChannelDiff",
@@ -48,7 +50,7 @@ class ThreadInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form (ISO-8601 UTC times)."""
-        from lgp_lab.runtime.jsonable import to_jsonable
+        from lgp_lab.jsonable import to_jsonable
 
         return {
             "thread_id": self.thread_id,
@@ -458,7 +460,7 @@ def diff_channels(before: dict[str, Any], after: dict[str, Any]) -> list[Channel
 
 def channel_bytes(state: dict[str, Any]) -> dict[str, int]:
     """Size of each channel as JSON, in bytes (where a thread's state grows)."""
-    from lgp_lab.runtime.jsonable import dumps
+    from lgp_lab.jsonable import dumps
 
     return {k: len(dumps(v).encode()) for k, v in state.items()}
 
@@ -491,20 +493,6 @@ def _config(thread_id: str, checkpoint_id: str | None) -> dict[str, Any]:
     if checkpoint_id:
         conf["checkpoint_id"] = checkpoint_id
     return {"configurable": conf}
-
-
-def checkpoint_time(checkpoint_id: str | None) -> dt.datetime | None:
-    """The creation time encoded in a LangGraph checkpoint id (a UUIDv6), in UTC."""
-    if not checkpoint_id:
-        return None
-    try:
-        value = int(checkpoint_id.replace("-", ""), 16)
-    except ValueError:
-        return None
-    if (value >> 76) & 0xF != 6:  # not a version-6 UUID
-        return None
-    ticks = ((value >> 96) << 28) | (((value >> 80) & 0xFFFF) << 12) | ((value >> 64) & 0x0FFF)
-    return dt.datetime.fromtimestamp((ticks - 0x01B21DD213814000) / 1e7, tz=dt.UTC)
 
 
 def _thread(row: dict[str, Any]) -> ThreadInfo:

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from lgp_lab.errors import LgpError
+from lgp_lab.ids import assistant_id_for
 from lgp_lab.runtime.sessions import Sessions, checkpoint_time, pending_status, visible_channels
 
 __all__ = [
@@ -39,12 +40,6 @@ _SEEN_S = 30.0
 _SEEN_MAX = 4096
 # The namespace langgraph-api derives system assistant ids from: the same graph id gets
 # the same assistant id here as under `langgraph dev`.
-_ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
-
-
-def assistant_id_for(graph_id: str) -> str:
-    """The stable id of the system assistant of ``graph_id`` (as langgraph-api makes it)."""
-    return str(uuid.uuid5(_ASSISTANT_NAMESPACE, graph_id))
 
 
 class ThreadExistsError(LgpError):

@@ -19,7 +19,7 @@ from starlette.routing import Match
 
 from lgp_lab import __version__
 from lgp_lab.errors import LgpError, WorkflowInputError, WorkflowRunError
-from lgp_lab.runtime.jsonable import json_bytes, to_jsonable
+from lgp_lab.jsonable import json_bytes, to_jsonable
 from lgp_lab.server.agent_api import (
     ApiError,
     api_error_response,

@@ -124,7 +124,7 @@ def _index(index: Any, root: Path) -> dict[str, Any] | None:
 
 def _embeddings(spec: str, root: Path) -> Any:
     """Build the embeddings a ``store.index.embed`` string names."""
-    from lgp_lab.runtime.project import split_target
+    from lgp_lab.ids import split_target
 
     path_text, attr = split_target(spec)
     if attr is not None:

@@ -41,7 +41,7 @@ def preview(value: Any, limits: Limits = Limits(), path: list[Any] | None = None
     """A copy of the JSON value ``value`` within ``limits``, with markers for the cuts.
 
     Args:
-        value: A JSON value (see :func:`lgp_lab.runtime.jsonable.to_jsonable`).
+        value: A JSON value (see :func:`lgp_lab.jsonable.to_jsonable`).
         limits: The string length, item count and depth shown.
         path: Where ``value`` sits in the whole state (markers carry absolute paths).
     """

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.jsonable import to_jsonable
 from lgp_lab.widgets._studio_json import Limits, preview
 
 __all__ = ["LiveEvent", "LiveExporter"]

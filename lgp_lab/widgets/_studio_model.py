@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from lgp_lab.errors import WorkflowInputError, WorkflowNotFoundError
-from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.jsonable import to_jsonable
 from lgp_lab.runtime.sessions import channel_bytes
 from lgp_lab.widgets._studio_graph import describe_graph
 from lgp_lab.widgets._studio_json import Limits, preview

@@ -16,8 +16,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from lgp_lab.jsonable import to_jsonable
 from lgp_lab.runtime.assistants import AssistantExistsError
-from lgp_lab.runtime.jsonable import to_jsonable
 from lgp_lab.runtime.threads import assistant_id_for, contains
 from lgp_lab.server.agent_api import ApiError, assistant_records, graph_for, resolve_graph_id
 

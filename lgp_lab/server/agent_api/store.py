@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.jsonable import to_jsonable
 from lgp_lab.server.agent_api import ApiError
 
 __all__ = ["build_store_router"]

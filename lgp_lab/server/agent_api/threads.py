@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Response
 from langgraph.errors import InvalidUpdateError
 from pydantic import BaseModel, ConfigDict, Field
 
-from lgp_lab.runtime.jsonable import to_jsonable
+from lgp_lab.jsonable import to_jsonable
 from lgp_lab.runtime.threads import ThreadExistsError
 from lgp_lab.server.agent_api import ApiError, graph_for, workflow_for
 from lgp_lab.server.models import THREAD_ID_PATTERN

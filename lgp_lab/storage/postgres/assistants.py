@@ -144,7 +144,7 @@ async def _set_current(
 def _values(fields: dict[str, Any]) -> tuple[Any, ...]:
     from psycopg.types.json import Jsonb
 
-    from lgp_lab.runtime.jsonable import to_jsonable
+    from lgp_lab.jsonable import to_jsonable
 
     return tuple(Jsonb(to_jsonable(fields[k] or {})) if k in _JSON else fields[k] for k in _FIELDS)
 

@@ -329,7 +329,7 @@ def _insert_values(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _jsonable(value: Any) -> Any:
-    from lgp_lab.runtime.jsonable import to_jsonable
+    from lgp_lab.jsonable import to_jsonable
 
     return to_jsonable(value)
 

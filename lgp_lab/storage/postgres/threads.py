@@ -334,7 +334,7 @@ def _filters(
 def _with_assistant(meta: Any, workflow: str | None) -> dict[str, Any]:
     out = dict(meta) if isinstance(meta, dict) else {}
     if workflow and "assistant_id" not in out:
-        from lgp_lab.runtime.threads import assistant_id_for
+        from lgp_lab.ids import assistant_id_for
 
         out["assistant_id"] = assistant_id_for(workflow)
     return out
@@ -343,7 +343,7 @@ def _with_assistant(meta: Any, workflow: str | None) -> dict[str, Any]:
 def _jsonb(value: dict[str, Any]) -> Any:
     from psycopg.types.json import Jsonb
 
-    from lgp_lab.runtime.jsonable import to_jsonable
+    from lgp_lab.jsonable import to_jsonable
 
     return Jsonb(to_jsonable(value))
 

@@ -203,7 +203,7 @@ async def _set_current(
 
 
 def _values(fields: dict[str, Any]) -> tuple[Any, ...]:
-    from lgp_lab.runtime.jsonable import dumps
+    from lgp_lab.jsonable import dumps
 
     return tuple(dumps(fields[k] or {}) if k in _JSON else fields[k] for k in _FIELDS)
 

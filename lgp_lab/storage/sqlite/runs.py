@@ -261,7 +261,7 @@ class SqliteRunStore:
 
 
 def _dumps(value: Any) -> str:
-    from lgp_lab.runtime.jsonable import to_jsonable
+    from lgp_lab.jsonable import to_jsonable
 
     return json.dumps(to_jsonable(value), ensure_ascii=False)
 

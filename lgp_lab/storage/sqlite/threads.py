@@ -390,14 +390,14 @@ def _filters(
 
 
 def _uuid6_epoch(checkpoint_id: str | None) -> float | None:
-    from lgp_lab.runtime.sessions import checkpoint_time
+    from lgp_lab.ids import checkpoint_time
 
     when = checkpoint_time(checkpoint_id)
     return when.timestamp() if when is not None else None
 
 
 def _assistant_id(graph_id: str | None) -> str | None:
-    from lgp_lab.runtime.threads import assistant_id_for
+    from lgp_lab.ids import assistant_id_for
 
     return assistant_id_for(graph_id) if graph_id else None
 
@@ -414,7 +414,7 @@ def _record(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _dumps(value: dict[str, Any]) -> str:
-    from lgp_lab.runtime.jsonable import dumps
+    from lgp_lab.jsonable import dumps
 
     return dumps(value)
 

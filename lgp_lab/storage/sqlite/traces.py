@@ -21,9 +21,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from lgp_lab.jsonable import json_bytes
 from lgp_lab.observability.model import RunTrace, SpanRecord
 from lgp_lab.observability.sanitize import sanitize_for_dashboard
-from lgp_lab.runtime.jsonable import json_bytes
 
 __all__ = ["LocalTraceStore"]
 
