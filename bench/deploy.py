@@ -179,7 +179,7 @@ def bench_deploy(replicas: int) -> None:
 def bench_anomaly() -> None:
     from lgp_lab import Lab
     from lgp_lab.config import load_config
-    from lgp_lab.promotion.anomaly import anomaly_watcher
+    from lgp_lab.runtime.anomaly import anomaly_watcher
     from lgp_lab.server.background import start_server
 
     with tempfile.TemporaryDirectory(prefix="lgp-bench-anomaly-") as tmp:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from lgp_lab._version import __version__
 
 __all__ = [
     "Lab",
@@ -65,7 +65,25 @@ def __getattr__(name: str) -> Any:
 
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
+    if name in ("Lab", "RunResult", "get_lab"):
+        _show_results_in_ipython()
     return value
+
+
+def _show_results_in_ipython() -> None:
+    """In IPython, show run results as rich views without ``%load_ext`` too (the domain's
+    ``RunResult`` does not render itself; :mod:`lgp_lab.display` registers its view)."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return  # not a notebook or IPython shell: nothing to register with
+    from IPython import get_ipython
+
+    ipython = get_ipython()
+    if ipython is not None:
+        from lgp_lab.display import register
+
+        register(ipython)
 
 
 def __dir__() -> list[str]:

@@ -62,7 +62,7 @@ class WatchMixin:
             self._watches[workflow.name] = handle
             # A hot-reloaded version that starts failing is rolled back (anomaly.enabled),
             # in a notebook with no server as much as under `serve --watch`.
-            from lgp_lab.promotion.anomaly import awatch_anomalies
+            from lgp_lab.runtime.anomaly import awatch_anomalies
 
             await awatch_anomalies(self)
         if on_reload is not None:

@@ -1,7 +1,8 @@
 """Rendering for notebooks: run results, errors and watch status as HTML and plain text.
 
 Pure functions returning strings (and MIME bundles); nothing here imports IPython, so
-the same views serve magics, widgets and ``RunResult``'s rich repr.
+the same views serve magics and widgets. :func:`register` hands IPython the view of a
+``RunResult``: the domain's result knows nothing of how a notebook shows it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from lgp_lab.runtime.result import RunResult
 
 __all__ = [
+    "register",
     "result_bundle",
     "shorten",
     "watch_bundle",
@@ -72,6 +74,20 @@ def result_bundle(result: RunResult) -> dict[str, str]:
         f'<pre style="max-height:24em;overflow:auto">{html.escape(state)}</pre></details></div>'
     )
     return {"text/plain": plain, "text/html": body}
+
+
+def register(ipython: Any) -> None:
+    """Show ``RunResult`` values in ``ipython`` as :func:`result_bundle` renders them.
+
+    Registered by class name, so nothing is imported until a result is shown; calling it
+    again replaces the same entry.
+    """
+    formatter = ipython.display_formatter.mimebundle_formatter
+    formatter.for_type_by_name(
+        "lgp_lab.runtime.result",
+        "RunResult",
+        lambda result, include=None, exclude=None: result_bundle(result),
+    )
 
 
 def watch_bundle(handle: WatchHandle, *, stopped: bool = False) -> dict[str, str]:

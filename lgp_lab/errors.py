@@ -16,6 +16,7 @@ from types import TracebackType
 
 __all__ = [
     "ConfigError",
+    "DatabaseUnavailableError",
     "LabClosedError",
     "LgpError",
     "Location",
@@ -109,6 +110,10 @@ class WorkflowInputError(WorkflowRunError):
 
 class LabClosedError(LgpError):
     """The Lab was closed and can no longer run anything."""
+
+
+class DatabaseUnavailableError(LgpError):
+    """The configured PostgreSQL database cannot be reached or used."""
 
 
 # --------------------------------------------------------------------------- helpers

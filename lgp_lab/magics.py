@@ -257,7 +257,7 @@ class LgpMagics(Magics):
         if args is None:
             return None
         from lgp_lab.kernel import get_lab
-        from lgp_lab.widgets.traces import TraceViewer
+        from lgp_lab.widgets.sessions import TraceViewer  # with its "Open session" link
 
         return TraceViewer(get_lab(args.env), workflow=args.workflow, limit=args.limit)
 
@@ -417,6 +417,9 @@ def load(ipython: Any) -> None:
     ipython.display_formatter.ipython_display_formatter.for_type_by_name(
         "lgp_lab.runtime.result", "RunResult", magics._display_result
     )
+    from lgp_lab.display import register
+
+    register(ipython)
     ipython._lgp_magics = magics
 
 
@@ -437,6 +440,11 @@ def unload(ipython: Any) -> None:
         ):
             ipython.magics_manager.magics["line"].pop(name, None)
         del ipython._lgp_magics
+        # The magics' own display of results goes with them (it flushes their output);
+        # display.register's view stays, as it does without the extension.
+        ipython.display_formatter.ipython_display_formatter.pop(
+            "lgp_lab.runtime.result.RunResult", None
+        )
     ipython.set_custom_exc((), None)
     from lgp_lab.kernel import close_labs
 

@@ -15,7 +15,9 @@ from typing import Any
 
 __all__ = [
     "ChildRecord",
+    "RunCapture",
     "current_lab",
+    "current_run",
     "record_generation",
     "record_span",
     "run_recorder",
@@ -97,3 +99,17 @@ def _record(child: ChildRecord) -> None:
     recorder = run_recorder.get()
     if recorder is not None:
         recorder(child)
+
+
+@dataclass
+class RunCapture:
+    """Filled in by the saver while a run executes: the thread's newest checkpoint id."""
+
+    thread_id: str
+    checkpoint_id: str | None = None
+
+
+# Set by the runner around one execution; tasks LangGraph spawns inherit it.
+current_run: contextvars.ContextVar[RunCapture | None] = contextvars.ContextVar(
+    "lgp_current_run", default=None
+)

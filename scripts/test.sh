@@ -107,7 +107,10 @@ phase "install (locked venv, npm)"
 echo "== ruff"
 ruff check .
 ruff format --check .
-phase "lint (ruff)"
+# The layering contract ([tool.importlinter] in pyproject.toml): no import up a layer.
+echo "== lint-imports"
+lint-imports --no-cache
+phase "lint (ruff, import layers)"
 
 # --- 4. the smoke set on the lowest allowed versions -------------------------------------
 lowest_python=$(find_python "$LOWEST_PYTHON")

@@ -23,7 +23,7 @@ from fakes.webhook import WebhookReceiver
 from lgp_lab import Lab
 from lgp_lab.config import load_config
 from lgp_lab.errors import WorkflowRunError
-from lgp_lab.promotion.anomaly import ErrorRateWindow, anomaly_watcher, watch_anomalies
+from lgp_lab.runtime.anomaly import ErrorRateWindow, anomaly_watcher, watch_anomalies
 from lgp_lab.server.background import start_server
 
 pytestmark = pytest.mark.slow
@@ -304,7 +304,7 @@ def test_anomaly_config_errors_name_the_key(tmp_path: Path) -> None:
 
 
 def test_watch_is_off_in_experiment_unless_enabled(project: Path) -> None:
-    from lgp_lab.promotion.anomaly import anomaly_enabled
+    from lgp_lab.runtime.anomaly import anomaly_enabled
 
     assert not anomaly_enabled(load_config("experiment", project))
     assert anomaly_enabled(load_config("production", project))

@@ -190,7 +190,7 @@ def test_runs_rollback_deletes_the_checkpoints_of_one_run(db: Db) -> None:
 
 
 def test_run_ownership_stale_adopt_open_runs(db: Db) -> None:
-    """What keeps a run alive past its process (runtime.run_owner), alike on both."""
+    """What keeps a run alive past its process (runtime.runs.ownership), alike on both."""
     import socket
 
     runs = db.store("run")

@@ -447,9 +447,7 @@ class _Kernel:
 
         env = {k: v for k, v in cli_env().items() if k != "PYTHONUNBUFFERED"}
         self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(cwd), env=env)
-        self.execute(
-            "%load_ext lgp_lab\nimport json\nfrom lgp_lab.jsonable import to_jsonable"
-        )
+        self.execute("%load_ext lgp_lab\nimport json\nfrom lgp_lab.jsonable import to_jsonable")
 
     def execute(self, code: str, timeout: float = 90) -> str:
         """Run a cell; return its stdout, or raise with the kernel's traceback."""

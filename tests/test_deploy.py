@@ -288,8 +288,8 @@ def backend_lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]
 
 def test_release_and_incident_stores_on_both_backends(backend_lab: Any) -> None:
     """One conformance test for the two tables this issue adds, on every backend."""
-    from lgp_lab.promotion.incidents import Incident, incident_store_for
-    from lgp_lab.promotion.releases import Release, ReleaseStore, content_hash
+    from lgp_lab.storage.incidents import Incident, incident_store_for
+    from lgp_lab.storage.releases import Release, ReleaseStore, content_hash
 
     lab = backend_lab
 

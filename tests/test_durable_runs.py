@@ -148,7 +148,7 @@ def _orphan(
     import socket
     import uuid
 
-    from lgp_lab.runtime.runs import _now
+    from lgp_lab.runtime.runs.records import _now
 
     run_id = str(uuid.uuid4())
     now = _now().isoformat()
@@ -205,7 +205,7 @@ def test_runs_of_a_live_process_are_not_adopted(lab) -> None:
     import socket
     import uuid
 
-    from lgp_lab.runtime.runs import _now
+    from lgp_lab.runtime.runs.records import _now
 
     lab.load("workflows/basic_workflow.py")
     lab.thread_records.create("alive")

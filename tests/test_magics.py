@@ -192,3 +192,18 @@ def test_watch_stop_resolves_the_path_like_watch(shell: InteractiveShell, projec
         shell.run_line_magic("lgp_watch", "--stop workflows/basic_workflow.py")
     assert "Stopped watching: basic_workflow" in captured.stdout
     assert kernel.get_lab().watches == {}
+
+
+def test_a_result_is_rich_in_ipython_without_the_extension(project: Path) -> None:
+    """``from lgp_lab import Lab`` in a notebook, no %load_ext: a RunResult still shows
+    as the result view (registered by the front end, the domain's result has no repr
+    of its own beyond text)."""
+    import lgp_lab
+
+    sh = InteractiveShell.instance()
+    lgp_lab.__dict__.pop("Lab", None)  # as in a fresh kernel: the first access registers
+    with lgp_lab.Lab(root=project) as lab:
+        result = lab.run("basic_workflow", "hello", thread_id="plain")
+    data, _meta = sh.display_formatter.format(result)
+    assert "basic_workflow" in data["text/html"] and "plain" in data["text/html"]
+    assert "You said: hello" in data["text/plain"]

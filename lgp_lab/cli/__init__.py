@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from lgp_lab import __version__
+from lgp_lab._version import __version__
 
 __all__ = ["cli", "main"]
 

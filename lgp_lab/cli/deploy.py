@@ -39,7 +39,7 @@ def incidents_command(
     """List anomaly incidents (INC-<year>-<nnn>): the version whose error rate spiked,
     the rate against the threshold, and what was done (rollback, alert)."""
     from lgp_lab.lab import Lab
-    from lgp_lab.promotion.incidents import incident_store_for
+    from lgp_lab.storage.incidents import incident_store_for
 
     out = Output(verbose=verbose, json_only=as_json)
     config = lab_config(env, "production", out)
@@ -136,7 +136,7 @@ def deploy_command(**options: Any) -> None:
 def releases_command(env: str, limit: int, as_json: bool, record: Path | None) -> None:
     """List recorded releases, newest first: id, when, who, content hash, target."""
     from lgp_lab.lab import Lab
-    from lgp_lab.promotion.releases import ReleaseStore
+    from lgp_lab.storage.releases import ReleaseStore
 
     out = Output(json_only=as_json)
     config = lab_config(env, "production", out)
@@ -164,7 +164,7 @@ def _record_release(out: Output, config: Any, path: Path, as_json: bool) -> None
     import datetime as dt
 
     from lgp_lab.lab import Lab
-    from lgp_lab.promotion.releases import ReleaseStore, read_release_file
+    from lgp_lab.storage.releases import ReleaseStore, read_release_file
 
     release = read_release_file(path)
     if release.environment != config.environment:
@@ -194,7 +194,7 @@ def _record_release(out: Output, config: Any, path: Path, as_json: bool) -> None
 
 def _deploy(out: Output, o: dict[str, Any]) -> int:
     from lgp_lab.lab import Lab
-    from lgp_lab.promotion.releases import ReleaseStore
+    from lgp_lab.storage.releases import ReleaseStore
 
     target_config = lab_config(o["env"], "production", out)
     env = target_config.environment
@@ -277,7 +277,7 @@ def _kubernetes_in_cluster(out: Output, config: Any, k8s: Any, note: str, o: dic
 def _gated_release(out: Output, o: dict[str, Any], skip_database: str | None = None) -> Any:
     from lgp_lab.lab import Lab
     from lgp_lab.promotion import run_gate
-    from lgp_lab.promotion.releases import Release, content_hash, snapshot_files
+    from lgp_lab.storage.releases import Release, content_hash, snapshot_files
 
     source = lab_config(o["from_env"], "experiment", out)
     out.status("Validating environment...")
@@ -310,7 +310,7 @@ def _gated_release(out: Output, o: dict[str, Any], skip_database: str | None = N
 
 
 def _rollback_release(out: Output, lab: Any, store: Any, env: str, o: dict[str, Any]) -> Any:
-    from lgp_lab.promotion.releases import Release
+    from lgp_lab.storage.releases import Release
 
     wanted = o["rollback"]
     if wanted == "previous":
@@ -361,7 +361,7 @@ def _roll_local(out: Output, config: Any, release: Any, o: dict[str, Any]) -> in
             )
     except LgpError:
         if previous is not None:  # the replicas that restart later load the old release
-            from lgp_lab.promotion.releases import Release
+            from lgp_lab.storage.releases import Release
 
             local.activate(Release(previous, "", "", {}, [], "local"))
         raise

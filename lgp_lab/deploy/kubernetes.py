@@ -452,7 +452,7 @@ def release_recorder(config: Any, target: KubernetesTarget, release: Any) -> lis
     Raises:
         ConfigError: The packed release is too large to apply as a ConfigMap.
     """
-    from lgp_lab.promotion.releases import pack_release
+    from lgp_lab.storage.releases import pack_release
 
     if not release.render_id:
         raise ValueError("release.render_id is not set; set it with render_id(release)")

@@ -27,7 +27,11 @@ from typing import Any
 
 from lgp_lab.errors import ConfigError, LgpError
 
-__all__ = ["DeployError", "LocalDeployment", "arollback_release", "check_port"]
+__all__ = ["DEPLOY_DIR_VAR", "DeployError", "LocalDeployment", "arollback_release", "check_port"]
+
+# Where a replica (lgp_lab.deploy.local_app, which imports this module) finds its
+# deployment's state: set by the supervisor started here.
+DEPLOY_DIR_VAR = "LGP_DEPLOY_DIR"
 
 _POLL_S = 0.2
 
@@ -105,8 +109,6 @@ class LocalDeployment:
             "--timeout-graceful-shutdown", "30", "--timeout-worker-healthcheck", "120",
             "--no-server-header", "--log-level", "warning",
         ]  # fmt: skip
-        from lgp_lab.deploy.local_app import DEPLOY_DIR_VAR
-
         child_env = {**env, DEPLOY_DIR_VAR: str(self.directory), "LGP_ENV": self.environment}
         with self.log_file.open("ab") as log:
             process = subprocess.Popen(
@@ -208,7 +210,7 @@ async def arollback_release(
     (the rollback is already under way; they record no second incident)."""
     import asyncio
 
-    from lgp_lab.promotion.releases import Release, ReleaseStore
+    from lgp_lab.storage.releases import Release, ReleaseStore
 
     lock = deployment.directory / f"rollback-{current_id}.lock"
     try:

@@ -19,11 +19,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lgp_lab.deploy.local import DEPLOY_DIR_VAR
 from lgp_lab.errors import ConfigError
 
 __all__ = ["DEPLOY_DIR_VAR", "EngineBridge", "create"]
 
-DEPLOY_DIR_VAR = "LGP_DEPLOY_DIR"
 WORKFLOWS_VAR = "LGP_DEPLOY_WORKFLOWS"
 
 
@@ -153,7 +153,7 @@ def _restore_releases_on_anomaly(lab: Any, deploy_dir: Path, release: str) -> No
     import functools
 
     from lgp_lab.deploy.local import LocalDeployment, arollback_release
-    from lgp_lab.promotion.anomaly import anomaly_watcher
+    from lgp_lab.runtime.anomaly import anomaly_watcher
 
     watcher = anomaly_watcher(lab)
     if watcher is None:

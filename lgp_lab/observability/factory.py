@@ -14,8 +14,7 @@ __all__ = ["build_tracing"]
 async def build_tracing(
     config: Any,
     *,
-    conn: Any = None,
-    lock: asyncio.Lock | None = None,
+    local: Any = None,
     console: bool | None = None,
     warn: Callable[[str], None],
 ) -> Tracing | None:
@@ -23,12 +22,12 @@ async def build_tracing(
 
     Args:
         config: The Lab's configuration.
-        conn: The checkpointer's ``aiosqlite`` connection, for the local trace store.
-        lock: The lock serializing that connection.
+        local: The local trace store, set up (the storage backend's, which the Lab
+            opens beside its checkpoints), or ``None`` for none.
         console: Overrides ``observability.console`` (notebooks pass False).
         warn: Where exporter problems are reported.
     """
-    from lgp_lab import __version__
+    from lgp_lab._version import __version__
     from lgp_lab.observability.cost import CostTracker
 
     obs = config.observability
@@ -37,12 +36,7 @@ async def build_tracing(
         from lgp_lab.observability.console import ConsoleTracer
 
         exporters.append(ConsoleTracer())
-    local = None
-    if obs.local and conn is not None and lock is not None:
-        from lgp_lab.storage.sqlite.traces import LocalTraceStore
-
-        local = LocalTraceStore(conn, lock, max_length=obs.max_length, warn=warn)
-        await local.setup()
+    if local is not None:
         exporters.append(local)
     langfuse = config.langfuse_settings()
     if langfuse is not None:

@@ -53,11 +53,6 @@ class RunResult:
         """``result["output"]`` reads the final state."""
         return self.state[key]
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from lgp_lab.display import result_bundle
-
-        return result_bundle(self)
-
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-compatible data."""
         return {

@@ -154,8 +154,8 @@ async def _drive_graph(
     *,
     updates: bool,
 ) -> AsyncIterator[tuple[str, Any]]:
+    from lgp_lab.run_context import RunCapture, current_run
     from lgp_lab.runtime.inputs import default_context, text_input
-    from lgp_lab.storage.sqlite.checkpoints import RunCapture, current_run
 
     if isinstance(payload, str):
         payload = text_input(graph, payload)

@@ -17,7 +17,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from lgp_lab import __version__
+from lgp_lab._version import __version__
 from lgp_lab.errors import LgpError, WorkflowInputError, WorkflowRunError
 from lgp_lab.jsonable import json_bytes, to_jsonable
 from lgp_lab.server.agent_api import (
@@ -39,6 +39,7 @@ from lgp_lab.server.models import (
     SessionResponse,
     WorkflowInfo,
 )
+from lgp_lab.server.responses import SafeJSONResponse
 from lgp_lab.server.security import ApiKeys, RateLimiter
 
 __all__ = ["SafeJSONResponse", "create_app"]
@@ -65,14 +66,6 @@ _SSE_ITEM: dict[str, Any] = {
 }
 _log = logging.getLogger("lgp_lab.server")
 _FASTAPI_BODY_ERROR = "There was an error parsing the body"
-
-
-class SafeJSONResponse(JSONResponse):
-    """JSON that never fails to encode: text a node produced with lone surrogates is
-    sent escaped (``\\ud800``) instead of turning a finished run into a 500."""
-
-    def render(self, content: Any) -> bytes:
-        return _json_bytes(content)
 
 
 def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, str] | None = None):
@@ -346,7 +339,7 @@ def create_app(lab: Any, workflows: Sequence[Any], *, descriptions: dict[str, st
     routes_of(build_public_router(lab, served, **options(_open)))
     routes_of(*build_routers(lab, served, **options(authorize)))
     # Production: GET /metrics, and the error-rate watch that rolls a bad version back.
-    from lgp_lab.promotion.anomaly import watch_anomalies
+    from lgp_lab.runtime.anomaly import watch_anomalies
     from lgp_lab.server.metrics import mount_metrics
 
     mount_metrics(app, lab, served, authorize=authorize)

@@ -124,7 +124,7 @@ def start_server(
             )
     workflows = [lab.load(t) for t in targets]
     # Adopt the runs a dead server left on this database before taking requests: they
-    # resume from their last checkpoint (lgp_lab.runtime.run_owner).
+    # resume from their last checkpoint (lgp_lab.runtime.runs.ownership).
     lab._call(lab.runs.astart())
     host = host or settings.host
     port = settings.port if port is None else port

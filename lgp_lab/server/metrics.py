@@ -4,7 +4,7 @@ from ``prometheus_client``).
 Runs by workflow, version and status, run latency, runs in flight and queued, the live
 version of each served workflow, and HTTP responses by route template and status. Each
 app has its own registry (several apps in one process never collide); runs are counted
-from the Lab's run outcomes (:mod:`lgp_lab.promotion.outcomes`), so a run started from
+from the Lab's run outcomes (:mod:`lgp_lab.runtime.outcomes`), so a run started from
 the notebook on the same Lab counts as much as one over HTTP.
 
 The route requires the API key unless ``metrics.public`` is true (a scraper inside the
@@ -56,7 +56,7 @@ class LabMetrics:
         """Subscribe to the Lab's run outcomes (once)."""
         if self._outcomes is not None:
             return
-        from lgp_lab.promotion.outcomes import aoutcomes_for
+        from lgp_lab.runtime.outcomes import aoutcomes_for
 
         self._outcomes = await aoutcomes_for(self.lab)
         self._unsubscribe = self._outcomes.subscribe(self._on_outcome)
@@ -194,7 +194,7 @@ def mount_metrics(app: Any, lab: Any, served: dict[str, Any], *, authorize: Any)
     from fastapi.responses import Response
 
     from lgp_lab.extras import MissingExtraError, require_extra
-    from lgp_lab.server.app import SafeJSONResponse
+    from lgp_lab.server.responses import SafeJSONResponse
 
     @app.get("/ready", include_in_schema=False)
     async def ready() -> Any:

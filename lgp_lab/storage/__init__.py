@@ -1,21 +1,33 @@
-"""Checkpointer adapters: where threads persist.
+"""Storage: where threads, runs, assistants and traces persist, on SQLite or PostgreSQL.
 
-``create_checkpointer(config)`` opens the configured backend on the running event
-loop; the Lab calls it on its engine loop and closes it with ``close_checkpointer``.
-Each ``*_store_for(saver)`` picks the table of that kind for the saver's backend (SQLite
-on the saver's connection, PostgreSQL on its pool); both kinds pass one conformance
-suite (tests/test_backends.py).
+Each backend is a sub-package (:mod:`.sqlite`, :mod:`.postgres`) with modules of the same
+names (``checkpoints``, ``threads``, ``runs``, ``assistants``, ``sessions``, ``retention``,
+``traces``) and the same functions in its ``__init__`` (``open_saver``, ``close_saver``,
+``describe`` and one ``*_store`` per resource). A :class:`Backend` bundles one database's
+stores: callers ask for it once (:func:`backend_for`) and take ``.threads``, ``.runs``,
+``.assistants`` or ``.sessions`` from it; the backend is chosen by name (the config's
+``checkpoint.backend``, the saver's ``lgp_backend``), so a third backend is a new
+sub-package and nothing else. Every backend passes one conformance suite
+(tests/test_backends.py).
+
+``create_checkpointer(config)`` opens the configured backend on the running event loop;
+the Lab calls it on its engine loop and closes it with ``close_checkpointer``.
 """
 
 from __future__ import annotations
 
+import importlib
+from functools import cached_property
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lgp_lab.config import LabConfig
 
 __all__ = [
+    "Backend",
     "assistant_store_for",
+    "backend_for",
     "close_checkpointer",
     "create_checkpointer",
     "database_label",
@@ -25,86 +37,90 @@ __all__ = [
 ]
 
 
+def _module(name: str) -> ModuleType:
+    """The backend sub-package ``name`` (``sqlite``, ``postgres``)."""
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+class Backend:
+    """One database: its checkpointer and the stores beside it, each made on first use.
+
+    Args:
+        saver: An open checkpointer from :func:`create_checkpointer`.
+    """
+
+    def __init__(self, saver: Any) -> None:
+        self.saver = saver
+        self.name: str = _backend_name(saver)
+        self._impl = _module(self.name)
+
+    @cached_property
+    def threads(self) -> Any:
+        """The thread records (``lgp_threads``)."""
+        return self._impl.thread_store(self.saver)
+
+    @cached_property
+    def runs(self) -> Any:
+        """The run records (``lgp_runs``)."""
+        return self._impl.run_store(self.saver)
+
+    @cached_property
+    def assistants(self) -> Any:
+        """The custom assistants (``lgp_assistants``, ``lgp_assistant_versions``)."""
+        return self._impl.assistant_store(self.saver)
+
+    @cached_property
+    def sessions(self) -> Any:
+        """Session queries over LangGraph's checkpoint tables."""
+        return self._impl.session_store(self.saver)
+
+
+def backend_for(saver: Any) -> Backend:
+    """The :class:`Backend` of ``saver`` (one per saver: its stores are made once)."""
+    backend = getattr(saver, "_lgp_storage", None)
+    if backend is None:
+        backend = Backend(saver)
+        saver._lgp_storage = backend
+    return backend
+
+
 async def create_checkpointer(config: LabConfig) -> Any:
     """Open the checkpointer ``config`` describes (a SQLite file by default)."""
-    cp = config.checkpoint
-    if cp.backend == "postgres":
-        from lgp_lab.storage.postgres.checkpoints import open_postgres_saver
-
-        return await open_postgres_saver(cp, missing_env=config.missing_env)
-    from lgp_lab.storage.sqlite.checkpoints import open_sqlite_saver
-
-    return await open_sqlite_saver(
-        config.checkpoint_path, synchronous=cp.synchronous, busy_timeout_ms=cp.busy_timeout_ms
-    )
+    return await _module(config.checkpoint.backend).open_saver(config)
 
 
 def database_label(config: LabConfig) -> str:
     """Where ``config`` keeps its data, for messages: the SQLite file, or ``PostgreSQL
     user@host:port/dbname`` (never the password)."""
-    if config.checkpoint.backend == "postgres":
-        from lgp_lab.storage.postgres.checkpoints import describe_url
-
-        return f"PostgreSQL {describe_url(config.checkpoint.url or '')}"
-    return str(config.checkpoint_path)
+    return _module(config.checkpoint.backend).describe(config)
 
 
 async def close_checkpointer(saver: Any) -> None:
     """Close the checkpointer's connection (PostgreSQL: its pool)."""
-    if _postgres(saver):
-        from lgp_lab.storage.postgres.checkpoints import close_postgres_saver
-
-        await close_postgres_saver(saver)
-        return
-    conn = getattr(saver, "conn", None)
-    if conn is not None:
-        await conn.close()
+    await _module(_backend_name(saver)).close_saver(saver)
 
 
 def session_store_for(saver: Any) -> Any:
     """The SQL session queries for ``saver``'s backend."""
-    if _postgres(saver):
-        from lgp_lab.storage.postgres.sessions import PostgresSessionStore
-
-        return PostgresSessionStore(saver)
-    from lgp_lab.storage.sqlite.checkpoints import SqliteSessionStore
-
-    return SqliteSessionStore(saver)
+    return backend_for(saver).sessions
 
 
 def run_store_for(saver: Any) -> Any:
     """The run records table (``runtime.runs.RunStore``) beside ``saver``'s checkpoints."""
-    if _postgres(saver):
-        from lgp_lab.storage.postgres.runs import PostgresRunStore
-
-        return PostgresRunStore(saver)
-    from lgp_lab.storage.sqlite.runs import SqliteRunStore
-
-    return SqliteRunStore(saver)
+    return backend_for(saver).runs
 
 
 def thread_store_for(saver: Any) -> Any:
     """The thread records table beside ``saver``'s checkpoints."""
-    if _postgres(saver):
-        from lgp_lab.storage.postgres.threads import PostgresThreadStore
-
-        return PostgresThreadStore(saver)
-    from lgp_lab.storage.sqlite.threads import SqliteThreadStore
-
-    return SqliteThreadStore(saver)
+    return backend_for(saver).threads
 
 
 def assistant_store_for(saver: Any) -> Any:
     """The custom assistants table beside ``saver``'s checkpoints."""
-    if _postgres(saver):
-        from lgp_lab.storage.postgres.assistants import PostgresAssistantStore
-
-        return PostgresAssistantStore(saver)
-    from lgp_lab.storage.sqlite.assistants import SqliteAssistantStore
-
-    return SqliteAssistantStore(saver)
+    return backend_for(saver).assistants
 
 
-def _postgres(saver: Any) -> bool:
-    # An attribute test, not isinstance: psycopg stays unimported on SQLite.
-    return getattr(saver, "lgp_backend", None) == "postgres"
+def _backend_name(saver: Any) -> str:
+    # An attribute, not isinstance: psycopg stays unimported on SQLite. LangGraph's own
+    # savers (a test's, a migration's source) have none: SQLite's.
+    return getattr(saver, "lgp_backend", None) or "sqlite"

@@ -267,7 +267,7 @@ async def advisory_lock(conn: Any, timeout: float = LOCK_TIMEOUT_S) -> AsyncIter
         if row["got"] if isinstance(row, dict) else row[0]:
             break
         if time.monotonic() > deadline:
-            from lgp_lab.storage.postgres.checkpoints import DatabaseUnavailableError
+            from lgp_lab.errors import DatabaseUnavailableError
 
             raise DatabaseUnavailableError(
                 f"another process has been migrating the database for over {timeout:.0f} s "
@@ -315,9 +315,7 @@ async def upgrade_sqlite(saver: Any) -> tuple[int, int]:
 
 async def schema_version(saver: Any) -> int:
     """The version of our tables in ``saver``'s database (0: none applied yet)."""
-    from lgp_lab.storage.postgres.checkpoints import is_postgres_saver
-
-    if is_postgres_saver(saver):
+    if _postgres(saver):
         async with saver.conn.connection() as conn:
             exists = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (SCHEMA_TABLE,))
             row = await exists.fetchone()
@@ -329,9 +327,7 @@ async def schema_version(saver: Any) -> int:
 
 async def upgrade(saver: Any) -> tuple[int, int]:
     """Bring our tables in ``saver``'s database (either backend) to the latest version."""
-    from lgp_lab.storage.postgres.checkpoints import is_postgres_saver
-
-    if is_postgres_saver(saver):
+    if _postgres(saver):
         return await upgrade_postgres(saver.conn)
     return await upgrade_sqlite(saver)
 
@@ -352,3 +348,8 @@ async def _sqlite_version(saver: Any) -> int:
         async with saver.conn.execute(f"SELECT COALESCE(MAX(v), 0) FROM {SCHEMA_TABLE}") as cur:
             row = await cur.fetchone()
     return int(row[0])
+
+
+def _postgres(saver: Any) -> bool:
+    # An attribute test (as lgp_lab.storage does): psycopg stays unimported on SQLite.
+    return getattr(saver, "lgp_backend", None) == "postgres"

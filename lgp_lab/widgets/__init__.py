@@ -26,7 +26,7 @@ def __getattr__(name: str) -> Any:
 
         return Studio
     if name == "TraceViewer":
-        from lgp_lab.widgets.traces import TraceViewer
+        from lgp_lab.widgets.sessions import TraceViewer  # with its "Open session" link
 
         return TraceViewer
     raise AttributeError(f"module 'lgp_lab.widgets' has no attribute {name!r}")

@@ -13,6 +13,7 @@ import ipywidgets as w
 from lgp_lab.runtime.sessions import channel_bytes
 from lgp_lab.widgets._listen import WeakRunListener
 from lgp_lab.widgets._render import bytes_table, esc, json_block, on_kernel_thread, table
+from lgp_lab.widgets.traces import TraceViewer
 
 __all__ = ["SessionExplorer"]
 
@@ -253,8 +254,6 @@ class SessionExplorer(w.VBox):
         if not trace_id:
             self.status.value = "this checkpoint has no trace"
             return None
-        from lgp_lab.widgets.traces import TraceViewer
-
         viewer = TraceViewer(self.lab, trace_id=trace_id, link_sessions=False)
         self.trace_area.clear_output()
         with self.trace_area:
@@ -399,3 +398,7 @@ def _descendants(widget: Any) -> list[Any]:
         found.append(child)
         found.extend(_descendants(child))
     return found
+
+
+# "Open session" in a trace viewer opens this explorer (traces.py cannot import it back).
+TraceViewer.explorer_class = SessionExplorer

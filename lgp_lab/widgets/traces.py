@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import ipywidgets as w
 
@@ -22,6 +22,9 @@ class TraceViewer(w.VBox):
         trace_id: Open this trace at once.
         link_sessions: Offer "Open session" (the explorer at the trace's checkpoint).
     """
+
+    #: The session explorer "Open session" shows; set by :mod:`lgp_lab.widgets.sessions`.
+    explorer_class: ClassVar[type | None] = None
 
     def __init__(
         self,
@@ -127,9 +130,17 @@ class TraceViewer(w.VBox):
         """Show the session explorer at this trace's thread and checkpoint (and return it)."""
         if self.trace is None or not self.trace.thread_id:
             return None
-        from lgp_lab.widgets.sessions import SessionExplorer
+        # The explorer imports this module (its "Open trace"), so it hands itself over
+        # when imported (lgp_lab.widgets and the magics import it first): no import circle.
+        explorer_class = TraceViewer.explorer_class
+        if explorer_class is None:
+            from lgp_lab.errors import LgpError
 
-        explorer = SessionExplorer(
+            raise LgpError(
+                "the session explorer is not loaded",
+                hint="import it first: from lgp_lab.widgets import SessionExplorer",
+            )
+        explorer = explorer_class(
             self.lab, thread_id=self.trace.thread_id, checkpoint_id=self.trace.checkpoint_id
         )
         self.session_area.clear_output()

@@ -19,7 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from lgp_lab.jsonable import to_jsonable
 from lgp_lab.runtime.assistants import AssistantExistsError
 from lgp_lab.runtime.threads import assistant_id_for, contains
-from lgp_lab.server.agent_api import ApiError, assistant_records, graph_for, resolve_graph_id
+from lgp_lab.server.agent_api._common import (
+    ApiError,
+    assistant_records,
+    graph_for,
+    resolve_graph_id,
+)
 
 __all__ = ["assistant_id_for", "build_assistants_router", "graph_schemas"]
 

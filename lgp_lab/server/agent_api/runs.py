@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from lgp_lab.errors import LgpError, WorkflowInputError, WorkflowNotFoundError
 from lgp_lab.runtime.assistants import merge_run_settings
 from lgp_lab.runtime.runs import Run, RunConflictError, RunNotFoundError
-from lgp_lab.server.agent_api import ApiError, api_error_response, resolve_assistant
+from lgp_lab.server.agent_api._common import ApiError, api_error_response, resolve_assistant
 from lgp_lab.server.models import THREAD_ID_PATTERN
 
 __all__ = ["RunCreate", "build_runs_router"]
@@ -352,7 +352,7 @@ def _error(exc: BaseException) -> Response:
 
 
 def _json(content: Any, *, headers: dict[str, str] | None = None) -> Response:
-    from lgp_lab.server.app import SafeJSONResponse
+    from lgp_lab.server.responses import SafeJSONResponse
 
     return SafeJSONResponse(content, headers=headers)
 
@@ -487,7 +487,7 @@ class _WaitResponse(Response):
         self.on_disconnect = on_disconnect
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from lgp_lab.server.app import SafeJSONResponse
+        from lgp_lab.server.responses import SafeJSONResponse
 
         loop = asyncio.get_running_loop()
         outcome = asyncio.ensure_future(self.result)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lgp_lab.jsonable import to_jsonable
-from lgp_lab.server.agent_api import ApiError
+from lgp_lab.server.agent_api._common import ApiError
 
 __all__ = ["build_store_router"]
 

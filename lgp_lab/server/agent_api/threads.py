@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lgp_lab.jsonable import to_jsonable
 from lgp_lab.runtime.threads import ThreadExistsError
-from lgp_lab.server.agent_api import ApiError, graph_for, workflow_for
+from lgp_lab.server.agent_api._common import ApiError, graph_for, workflow_for
 from lgp_lab.server.models import THREAD_ID_PATTERN
 
 __all__ = ["build_threads_router", "checkpoint_of", "thread_state"]

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from lgp_lab.config import CheckpointConfig, redact_url
-from lgp_lab.errors import LgpError
-from lgp_lab.storage.sqlite.checkpoints import current_run
+from lgp_lab.errors import DatabaseUnavailableError, LgpError
+from lgp_lab.run_context import current_run
 
 __all__ = [
     "DatabaseUnavailableError",
@@ -36,10 +36,6 @@ __all__ = [
 ]
 
 _WHAT = "The PostgreSQL backend (checkpoint.backend: postgres)"
-
-
-class DatabaseUnavailableError(LgpError):
-    """The configured PostgreSQL database cannot be reached or used."""
 
 
 def is_postgres_saver(saver: Any) -> bool:

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from lgp_lab.storage.retention import (
+from lgp_lab.storage.retention_plan import (
     DatabaseSize,
     PrunePolicy,
     ThreadRows,

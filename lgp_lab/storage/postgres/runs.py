@@ -10,7 +10,7 @@ accepted it (``owner``, renewing ``lease_until``); :meth:`PostgresRunStore.claim
 starts it only when no other run of its thread is running anywhere; another replica asks
 for a cancel through ``cancel_action``; a run whose owner is gone is adopted by exactly
 one replica (compare-and-set on ``owner``). The policy (leases, adoption, retries) is
-:mod:`lgp_lab.runtime.run_owner`'s.
+:mod:`lgp_lab.runtime.runs.ownership`'s.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class PostgresRunStore:
         )
         return [_row(r) for r in rows]
 
-    # ------------------------------------------------------ ownership (runtime.run_owner)
+    # ------------------------------------------------------ ownership (runtime.runs.ownership)
 
     async def claim_run(self, run_id: str, thread_id: str, owner: str, lease_until: float) -> bool:
         """Take ``run_id`` (created by ``owner``) to execute it now: True unless another
@@ -243,7 +243,7 @@ class PostgresRunStore:
         return [_owned_row(r) for r in rows]
 
     async def request_relay(self, run_id: str) -> bool:
-        """Ask the owner of an open run to copy its events here (runtime.run_relay)."""
+        """Ask the owner of an open run to copy its events here (runtime.runs.relay)."""
         return (
             await self._db.execute(
                 "UPDATE lgp_runs SET relay = true WHERE run_id = %s "

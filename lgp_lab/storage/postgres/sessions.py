@@ -1,5 +1,5 @@
 """Session queries on PostgreSQL, answered in SQL over the saver's tables
-(``checkpoints``, ``checkpoint_writes``), as :class:`~lgp_lab.storage.sqlite.checkpoints.
+(``checkpoints``, ``checkpoint_writes``), as :class:`~lgp_lab.storage.sqlite.sessions.
 SqliteSessionStore` answers them on SQLite: the same methods, the same rows."""
 
 from __future__ import annotations

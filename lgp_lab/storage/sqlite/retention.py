@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from lgp_lab.storage.retention import (
+from lgp_lab.storage.retention_plan import (
     DatabaseSize,
     PrunePolicy,
     ThreadRows,

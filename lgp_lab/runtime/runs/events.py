@@ -34,6 +34,7 @@ class RunEmitter:
         self.complete: set[str] = set()
 
     def chunk(self, item: Any) -> None:
+        """Publish one LangGraph stream chunk (``(mode, data)``, namespaced with subgraphs)."""
         if self.subgraphs:
             ns, mode, data = item
         else:
@@ -96,6 +97,7 @@ class RunEmitter:
 
 
 def event_name(mode: str, ns: tuple[str, ...] | list[str]) -> str:
+    """The Agent Server event name of a chunk: ``mode``, or ``mode|ns...`` in a subgraph."""
     return "|".join((mode, *ns)) if ns else mode
 
 

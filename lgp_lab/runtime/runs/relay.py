@@ -2,12 +2,15 @@
 
 Events live in the memory of the process that runs the run. ``join_stream`` on another
 replica asks for them (``request_relay`` on the run's row); the owner notices on its
-next poll (:mod:`lgp_lab.runtime.run_owner`), and from then on appends the run's
+next poll (:mod:`lgp_lab.runtime.runs.ownership`), and from then on appends the run's
 events to the database (``lgp_run_events``) in small batches, ending with an end
 marker. The joining replica reads them back in order. A resumable run relays every
 event from its start; any other run from the moment the owner noticed, as a joiner on
 the owner itself would see. If the owner dies, the replica that adopts the run keeps
 relaying (the request stays on the row).
+
+:func:`relay` and :func:`follow` are the two sides over the database; :class:`_Relaying`
+is where :class:`~lgp_lab.runtime.runs.Runs` starts them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+
+from lgp_lab.runtime.runs.records import _ACTIVE, Run
 
 __all__ = ["END_EVENT", "follow", "relay"]
 
@@ -85,3 +90,31 @@ async def follow(
         if ended_at is not None and now - ended_at >= grace_s:
             return
         await asyncio.sleep(_FOLLOW_POLL_S)
+
+
+class _Relaying:
+    """The relay part of :class:`~lgp_lab.runtime.runs.Runs`: the owner side for a run
+    of this process, the joiner side for a run of another replica."""
+
+    def _start_relay(self, run_id: str) -> None:
+        """Copy a run's events to the database for a replica that joins its stream."""
+        live = self._live.get(run_id)
+        if live is None or live.finished or live.relaying or self._store is None:
+            return
+        live.relaying = True
+        live.subscribers += 1  # buffer its events from now on
+        task = asyncio.get_running_loop().create_task(relay(self._store, live))
+        self._relays.add(task)
+        task.add_done_callback(self._relays.discard)
+
+    async def _follow_remote(
+        self, run: Run, heartbeat_s: float | None
+    ) -> AsyncIterator[tuple[str, str, bytes]]:
+        store = await self.astore()
+
+        async def finished() -> bool:
+            row = await store.get(run.thread_id, run.run_id)
+            return row is None or row["status"] not in _ACTIVE
+
+        async for item in follow(store, run.run_id, finished=finished, heartbeat_s=heartbeat_s):
+            yield item

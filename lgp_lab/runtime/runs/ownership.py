@@ -14,12 +14,14 @@ contract on the engine loop:
 - it gives up on a run after ``runs.max_attempts`` tries: the run ends ``error``.
 
 The adoption is a compare-and-set on the row (``owner`` still the dead one), so with
-several replicas exactly one adopts a run.
+several replicas exactly one adopts a run. :class:`_Owning` is the runs subsystem's side:
+it queues what :class:`Ownership` adopts and stops what another replica took over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import socket
@@ -27,6 +29,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from lgp_lab.runtime.runs import requests as checks
+from lgp_lab.runtime.runs.live import _Live, _Request
+from lgp_lab.runtime.runs.records import Run, _now
 
 __all__ = ["Ownership", "new_owner_id", "owner_gone"]
 
@@ -159,8 +165,6 @@ class Ownership:
                 f"run {row['run_id']} on thread {row['thread_id']}: given up after "
                 f"{attempt - 1} attempts (its process was lost each time)"
             )
-            from lgp_lab.runtime.runs import _now
-
             await self.store.set_status(row["run_id"], "error", _now().isoformat())
             return True
         if started:
@@ -209,3 +213,94 @@ class Ownership:
                 self._warn(f"runs: keeping leases failed ({type(exc).__name__}: {exc})")
             # Only a distributed backend has other replicas to hear from between passes.
             await asyncio.sleep(settings.poll_seconds if self.store.distributed else adopt_every)
+
+
+class _Owning:
+    """The ownership part of :class:`~lgp_lab.runtime.runs.Runs`: the callbacks its
+    :class:`Ownership` calls (``_adopt``, ``_owned``, ``_lose``) and the lease a run
+    is written with."""
+
+    def _lease_until(self) -> float:
+        return time.time() + self._lab.config.runs.lease_seconds
+
+    def _owned(self) -> list[str]:
+        return [run_id for run_id, live in self._live.items() if not live.finished]
+
+    def _lose(self, run_id: str, taker: str | None) -> None:
+        """Stop executing a run another replica took over (this process's lease on it
+        ran out, e.g. its loop was stuck): the other replica resumes it from its last
+        checkpoint, so going on here would run its nodes twice."""
+        live = self._live.get(run_id)
+        if live is None or live.finished:
+            return
+        live.lost_to = taker or "another replica"
+        self._lab.warn(
+            f"run {run_id} on thread {live.run.thread_id}: its lease ran out and "
+            f"{live.lost_to} took it over; stopped here"
+        )
+        if live.task is None:  # queued here, not started: nothing to stop, nothing to write
+            live.publish("error", _lost_error(live.run, live.lost_to))
+            self._finish(live, None)
+            return
+        live.cancel_action = "interrupt"
+        if not live.task.done():
+            live.task.cancel()
+
+    async def _adopt(self, row: dict[str, Any]) -> None:
+        """Queue a run adopted from a dead process: resumed from its last checkpoint
+        when it had started, else run as it was asked."""
+        run = Run._from_row(row)
+        kwargs = row.get("kwargs") or {}
+        config = dict(kwargs.get("config") or {})
+        configurable = dict(config.get("configurable") or {})
+        graph_id = configurable.get("graph_id") or ""
+        fork = {k: configurable[k] for k in ("checkpoint_id",) if configurable.get(k)}
+        for key in checks.RESERVED_CONFIGURABLE:
+            configurable.pop(key, None)
+        config["configurable"] = configurable
+        try:
+            # The workflow this process serves under that name, else what it names.
+            workflow = self._lab._workflows.get(graph_id) or await self._lab.aload(graph_id)
+        except Exception as exc:
+            self._lab.warn(f"run {run.run_id}: cannot resume it here: {exc}")
+            await (await self.astore()).set_status(run.run_id, "error", _now().isoformat())
+            return
+        started = bool(row.get("started"))
+        request = _Request(
+            workflow=workflow,
+            graph_id=workflow.name,
+            input=kwargs.get("input"),
+            command=kwargs.get("command"),
+            config=config,
+            context=kwargs.get("context"),
+            stream_mode=list(kwargs.get("stream_mode") or ["values"]),
+            subgraphs=bool(kwargs.get("subgraphs")),
+            interrupt_before=kwargs.get("interrupt_before"),
+            interrupt_after=kwargs.get("interrupt_after"),
+            checkpoint=None if started else (fork or None),
+            durability=kwargs.get("durability"),
+            temporary=bool(kwargs.get("temporary")),
+            resume=started,
+        )
+        run.status = "pending"
+        live = _Live(run, request, bool(kwargs.get("resumable")))
+        live.stored.set_result(None)
+        self._live[run.run_id] = live
+        # With replicas the database orders a thread's runs (claims go oldest first); an
+        # adopted run is older than any this process queued on the thread since, so it
+        # must not wait behind them in the thread's lane: it gets a lane of its own.
+        lane = run.thread_id
+        if (await self.astore()).distributed:
+            lane = f"{run.thread_id}\x00{run.run_id}"
+        self._lanes.setdefault(lane, collections.deque()).append(live)
+        self._ensure_worker(lane)
+
+
+def _lost_error(run: Run, taker: str) -> dict[str, Any]:
+    """The stream event telling a client here that the run moved to another replica."""
+    return {
+        "error": "RunMovedError",
+        "message": f"run {run.run_id} is now executed by {taker} (this replica's lease on "
+        "it ran out); join it again to follow it: GET /threads/"
+        f"{run.thread_id}/runs/{run.run_id}/stream",
+    }

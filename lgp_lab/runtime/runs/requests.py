@@ -53,6 +53,7 @@ CANCEL_ACTIONS = ("interrupt", "rollback")
 
 
 def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``allowed``, else a 422 naming ``name``."""
     if value not in allowed:
         raise WorkflowInputError(
             f"{name} must be one of {', '.join(allowed)} (got {value!r})",
@@ -62,6 +63,7 @@ def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
 
 
 def stream_modes(stream_mode: str | Iterable[str] | None) -> list[str]:
+    """The requested stream modes as a list without repeats (``["values"]`` by default)."""
     if stream_mode is None:
         return ["values"]
     modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
@@ -75,6 +77,7 @@ def stream_modes(stream_mode: str | Iterable[str] | None) -> list[str]:
 
 
 def check_command(command: Any, input: Any) -> dict[str, Any] | None:
+    """A run's ``command`` (``resume`` / ``goto`` / ``update``), checked against its input."""
     if command is None:
         return None
     if not isinstance(command, dict):
@@ -102,6 +105,7 @@ def check_command(command: Any, input: Any) -> dict[str, Any] | None:
 
 
 def to_command(command: dict[str, Any]) -> Any:
+    """The LangGraph ``Command`` for a checked ``command`` (``goto`` targets as ``Send``)."""
     from langgraph.types import Command, Send
 
     goto = command.get("goto")
@@ -132,6 +136,7 @@ _FORK_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
 
 
 def fork_of(checkpoint_id: str | None, checkpoint: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The root checkpoint a run starts from (``configurable`` keys), or ``None``."""
     fork: dict[str, Any] = {}
     if checkpoint:
         if not isinstance(checkpoint, dict):
@@ -157,6 +162,7 @@ RESERVED_CONFIGURABLE = ("thread_id", "checkpoint_id", "checkpoint_ns", "checkpo
 
 
 def check_config(config: Any) -> dict[str, Any]:
+    """A run's ``config``, checked, without the ``configurable`` keys the server sets."""
     from lgp_lab.runtime.inputs import check_run_config
 
     if isinstance(config, dict) and isinstance(config.get("configurable"), dict):
@@ -169,6 +175,7 @@ def check_config(config: Any) -> dict[str, Any]:
 
 
 def check_nodes(name: str, nodes: Any) -> None:
+    """``interrupt_before`` / ``interrupt_after``: ``"*"`` or a list of node names."""
     if nodes is None or nodes == "*":
         return
     if not isinstance(nodes, list | tuple) or not all(isinstance(n, str) for n in nodes):
@@ -179,6 +186,8 @@ def check_nodes(name: str, nodes: Any) -> None:
 
 
 def check_input_fits(workflow: Any, input: Any) -> None:
+    """The input fits the workflow's input schema (a graph factory's graph is built per
+    run: not checked here)."""
     from lgp_lab.runtime.inputs import check_input
     from lgp_lab.runtime.loader import GraphFactory
 

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lgp_lab.promotion.incidents import Incident, incident_store_for
-from lgp_lab.promotion.outcomes import RunOutcome
-from lgp_lab.runtime.run_owner import new_owner_id
+from lgp_lab.runtime.outcomes import RunOutcome
+from lgp_lab.runtime.runs.ownership import new_owner_id
+from lgp_lab.storage.incidents import Incident, incident_store_for
 
 __all__ = [
     "AnomalyWatcher",
@@ -382,7 +382,7 @@ async def awatch_anomalies(lab: Any) -> AnomalyWatcher | None:
     found = _BY_LAB.get(lab)
     if found is not None:
         return found
-    from lgp_lab.promotion.outcomes import aoutcomes_for
+    from lgp_lab.runtime.outcomes import aoutcomes_for
 
     outcomes = await aoutcomes_for(lab)
     found = _BY_LAB.get(lab)

@@ -247,7 +247,7 @@ class ReleaseStore:
 
             db, query = PgDb(self.saver), query.replace("?", "%s")
             return await (db.fetch(query, params) if fetch else db.execute(query, params))
-        from lgp_lab.storage import _sqlite_calls as calls
+        from lgp_lab.storage.sqlite import _calls as calls
 
         return await (calls.fetch if fetch else calls.write)(self.saver, query, params)
 
