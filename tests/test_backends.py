@@ -588,6 +588,100 @@ async def _count(db: Db, table: str) -> int:
     return int((await _sql(db, f"SELECT COUNT(*) FROM {table}"))[0][0])
 
 
+# ---------------------------------------------------------------------- protocols
+
+
+def _stores(db: Db) -> list[tuple[type, Any]]:
+    """(protocol, the backend's object) for each resource, made the way the code makes
+    them: the Backend's stores, the Lab's trace store, retention's backend."""
+    from lgp_lab.storage import backend_for
+    from lgp_lab.storage import protocols as p
+    from lgp_lab.storage.retention import _backend
+
+    backend = backend_for(db.saver)
+    return [
+        (p.ThreadStore, backend.threads),
+        (p.RunStore, backend.runs),
+        (p.AssistantStore, backend.assistants),
+        (p.SessionStore, backend.sessions),
+        (p.TraceStore, db.trace_store()),
+        (p.RetentionBackend, _backend(db.saver)),
+    ]
+
+
+def _drift(protocol: type, cls: type) -> list[str]:
+    """How ``cls`` differs from ``protocol``: a member missing, a data member of another
+    type's default, a method of another kind (static, async) or other parameters (names,
+    kinds, defaults)."""
+    import inspect
+    import typing
+
+    problems: list[str] = []
+    for name, hint in typing.get_type_hints(protocol).items():  # data members
+        value = inspect.getattr_static(cls, name, None)
+        if not isinstance(value, hint):
+            problems.append(f"{name}: {value!r} is not a {hint.__name__}")
+    methods = [n for n, v in vars(protocol).items() if not n.startswith("_") and callable(v)]
+    for name in methods:  # functions, and static methods (callable too)
+        want, got = inspect.getattr_static(protocol, name), inspect.getattr_static(cls, name, None)
+        if got is None:
+            problems.append(f"{name}: missing")
+            continue
+        if isinstance(want, staticmethod) != isinstance(got, staticmethod):
+            problems.append(f"{name}: staticmethod differs")
+        if inspect.iscoroutinefunction(getattr(protocol, name)) != inspect.iscoroutinefunction(
+            getattr(cls, name)
+        ):
+            problems.append(f"{name}: async differs")
+        shape = [
+            [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+            for f in (getattr(protocol, name), getattr(cls, name))
+        ]
+        if shape[0] != shape[1]:
+            problems.append(f"{name}: {shape[1]} != protocol's {shape[0]}")
+    return problems
+
+
+def test_every_store_is_an_instance_of_its_protocol(db: Db, backend_config: str) -> None:
+    for protocol, store in _stores(db):
+        assert isinstance(store, protocol), (protocol.__name__, type(store).__name__)
+        # this backend's own class (PostgreSQL's trace store subclasses SQLite's)
+        assert type(store).__module__.startswith(f"lgp_lab.storage.{backend_config}."), store
+
+
+def test_store_signatures_match_their_protocols(db: Db) -> None:
+    for protocol, store in _stores(db):
+        assert _drift(protocol, type(store)) == [], (protocol.__name__, type(store).__name__)
+
+
+def test_a_store_that_drifts_from_its_protocol_is_caught() -> None:
+    from lgp_lab.storage.protocols import RunStore, ThreadStore
+    from lgp_lab.storage.sqlite.runs import SqliteRunStore
+    from lgp_lab.storage.sqlite.threads import SqliteThreadStore
+
+    class Renamed(SqliteThreadStore):
+        async def get(self, thread: str) -> dict[str, Any] | None:  # type: ignore[override]
+            return None
+
+    class Defaulted(SqliteThreadStore):
+        async def records(self, ids: list[str] | None = None) -> list[dict[str, Any]]:
+            return []  # not in the protocol: free to differ
+
+        async def count(self, *, metadata: Any = None, ids: Any = ()) -> int:  # type: ignore[override]
+            return 0
+
+    class Synchronous(SqliteRunStore):
+        distributed = 0  # type: ignore[assignment]
+
+        def delete(self, run_id: str) -> bool:  # type: ignore[override]
+            return False
+
+    assert _drift(ThreadStore, SqliteThreadStore) == []
+    assert [p.split(":")[0] for p in _drift(ThreadStore, Renamed)] == ["get"]
+    assert [p.split(":")[0] for p in _drift(ThreadStore, Defaulted)] == ["count"]
+    assert [p.split(":")[0] for p in _drift(RunStore, Synchronous)] == ["distributed", "delete"]
+
+
 # ---------------------------------------------------------------------- end to end
 
 

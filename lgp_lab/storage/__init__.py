@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lgp_lab.config import LabConfig
+    from lgp_lab.storage.protocols import AssistantStore, RunStore, SessionStore, ThreadStore
 
 __all__ = [
     "Backend",
@@ -55,22 +56,22 @@ class Backend:
         self._impl = _module(self.name)
 
     @cached_property
-    def threads(self) -> Any:
+    def threads(self) -> ThreadStore:
         """The thread records (``lgp_threads``)."""
         return self._impl.thread_store(self.saver)
 
     @cached_property
-    def runs(self) -> Any:
+    def runs(self) -> RunStore:
         """The run records (``lgp_runs``)."""
         return self._impl.run_store(self.saver)
 
     @cached_property
-    def assistants(self) -> Any:
+    def assistants(self) -> AssistantStore:
         """The custom assistants (``lgp_assistants``, ``lgp_assistant_versions``)."""
         return self._impl.assistant_store(self.saver)
 
     @cached_property
-    def sessions(self) -> Any:
+    def sessions(self) -> SessionStore:
         """Session queries over LangGraph's checkpoint tables."""
         return self._impl.session_store(self.saver)
 

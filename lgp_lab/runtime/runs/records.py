@@ -1,5 +1,6 @@
 """Run records: the :class:`Run` the Agent Server API returns, the errors of the runs
-subsystem, and the :class:`RunStore` protocol the records persist through.
+subsystem, and the :class:`RunStore` protocol the records persist through (defined
+with the other storage protocols in :mod:`lgp_lab.storage.protocols`, re-exported here).
 
 The small helpers every part of the subsystem shares (:func:`_now`, ...) live here too:
 this module imports nothing else of the package, so each of the others can build on it.
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from lgp_lab.errors import LgpError
+from lgp_lab.storage.protocols import RunStore
 
 __all__ = ["Run", "RunConflictError", "RunNotFoundError", "RunStore"]
 
@@ -25,29 +27,6 @@ class RunConflictError(LgpError):
 
 class RunNotFoundError(LgpError):
     """No such run (or no such thread for a run that needs one)."""
-
-
-class RunStore(Protocol):
-    """Where run records persist. :class:`~lgp_lab.storage.sqlite.runs.SqliteRunStore`
-    is the SQLite one; a PostgreSQL store implements the same methods."""
-
-    async def put(self, row: dict[str, Any]) -> None: ...
-    async def set_status(
-        self,
-        run_id: str,
-        status: str,
-        updated_at: str,
-        attempt: int | None = None,
-        *,
-        owner: str | None = None,
-    ) -> bool: ...
-    async def get(self, thread_id: str | None, run_id: str) -> dict[str, Any] | None: ...
-    async def list(
-        self, thread_id: str, *, limit: int, offset: int, status: str | None = None
-    ) -> list[dict[str, Any]]: ...
-    async def delete(self, run_id: str) -> bool: ...
-    async def delete_thread(self, thread_id: str) -> int: ...
-    async def delete_checkpoints_of_run(self, thread_id: str, run_id: str) -> int: ...
 
 
 @dataclass
