@@ -488,3 +488,41 @@ def test_an_invalid_config_file_is_an_error_not_a_traceback(project: Path) -> No
         assert "checkpoint.nope" in result.stderr and "Traceback" not in result.stderr
     doc = json.loads(result.stdout)
     assert doc["status"] == "error" and doc["type"] == "ConfigError"
+
+
+def test_ctrl_c_stops_serve_even_when_started_with_sigint_ignored(project: Path) -> None:
+    """A server started in the background of a non-interactive shell (CI, a process
+    manager) inherits SIGINT ignored; Ctrl-C must still stop it cleanly, as it stops
+    uvicorn under ``langgraph dev``."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lgp_lab", "serve", "--env", "experiment", "--port", str(port)],
+        cwd=project,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ok", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

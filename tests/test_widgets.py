@@ -43,6 +43,17 @@ def wait_for(predicate, timeout: float = 5.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+def settle_refreshes() -> None:
+    """Wait for the refreshes finished runs started: outside a kernel each runs on a
+    thread of its own (in a kernel, on the kernel's loop, between cells), and one still
+    running would reselect the thread it saw."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "lgp-widget-refresh":
+            thread.join(10)
+
+
 def test_explorer_selection_diff_bytes_and_paging(lab: Lab) -> None:
     for i in range(3):
         lab.run("basic_workflow", f"my item{i} is v{i}", thread_id=f"w{i}")
@@ -96,6 +107,7 @@ def test_fork_resume_delete_change_the_data(lab: Lab, project: Path) -> None:
         "Your name is Cy."
     )
 
+    settle_refreshes()
     explorer.show_thread("wait")
     labels = {value: label for label, value in explorer.threads.options}
     assert not explorer.resume_button.disabled and labels["wait"].startswith("⏸")
@@ -104,6 +116,7 @@ def test_fork_resume_delete_change_the_data(lab: Lab, project: Path) -> None:
     assert lab.sessions.state("wait")["decision"] == "approved"
     assert lab.sessions.thread("wait").status == "idle"
 
+    settle_refreshes()
     explorer.show_thread("src-copy")
     explorer.delete_button.click()  # asks first
     assert lab.sessions.thread("src-copy") is not None
@@ -146,8 +159,6 @@ def test_widgets_refresh_when_runs_finish(lab: Lab) -> None:
 def test_a_refresh_after_the_lab_closed_is_dropped(project: Path) -> None:
     """%unload_ext closes the lab while a widget may still refresh: nothing is raised on
     the refresh thread (an unhandled thread exception fails this test)."""
-    import threading
-
     from lgp_lab.widgets._render import on_kernel_thread
 
     lab = Lab(root=project)
@@ -156,9 +167,7 @@ def test_a_refresh_after_the_lab_closed_is_dropped(project: Path) -> None:
     explorer.threads.value = "t"
     lab.close()
     on_kernel_thread(explorer.refresh)  # no kernel here: runs on a thread of its own
-    for thread in threading.enumerate():
-        if thread.name == "lgp-widget-refresh":
-            thread.join(5)
+    settle_refreshes()
     explorer.close()
 
 

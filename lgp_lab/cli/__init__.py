@@ -77,6 +77,11 @@ def main() -> None:
 
     # SIGTERM ends a command like Ctrl-C does: watchers stop, the database closes.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C (SIGINT) too, even when the command was started with SIGINT ignored (in
+    # the background of a non-interactive shell, as CI jobs and process managers start
+    # it): Python then installs no handler, and the server would outlive every Ctrl-C.
+    # uvicorn, under `langgraph dev`, installs its own the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _log_to_stderr()
     try:
         cli(prog_name="lgp-lab")
