@@ -8,6 +8,7 @@ what ``graph.aget_state`` gives in a notebook.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Path, Response
 from langgraph.errors import InvalidUpdateError
 from pydantic import BaseModel, ConfigDict, Field
 
-from lgp_lab.jsonable import to_jsonable
+from lgp_lab.jsonable import json_bytes, to_jsonable
 from lgp_lab.runtime.threads import ThreadExistsError
 from lgp_lab.server.agent_api._common import ApiError, graph_for, workflow_for
 from lgp_lab.server.models import THREAD_ID_PATTERN
@@ -359,7 +360,10 @@ def build_threads_router(lab: Any, served: Mapping[str, Any], **options: Any) ->
                     config, limit=body.limit, before=before, filter=body.metadata or None
                 )
             ]
-        return to_jsonable(states)
+        # Encoded off the engine loop: a long history of large states is tens of
+        # milliseconds of pure CPU that would stall every other run and stream.
+        encoded = await asyncio.to_thread(lambda: json_bytes(to_jsonable(states)))
+        return Response(encoded, media_type="application/json")
 
     return router
 
