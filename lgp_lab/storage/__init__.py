@@ -29,6 +29,7 @@ __all__ = [
     "Backend",
     "assistant_store_for",
     "backend_for",
+    "backend_name",
     "close_checkpointer",
     "create_checkpointer",
     "database_label",
@@ -52,7 +53,7 @@ class Backend:
 
     def __init__(self, saver: Any) -> None:
         self.saver = saver
-        self.name: str = _backend_name(saver)
+        self.name: str = backend_name(saver)
         self._impl = _module(self.name)
 
     @cached_property
@@ -98,7 +99,7 @@ def database_label(config: LabConfig) -> str:
 
 async def close_checkpointer(saver: Any) -> None:
     """Close the checkpointer's connection (PostgreSQL: its pool)."""
-    await _module(_backend_name(saver)).close_saver(saver)
+    await _module(backend_name(saver)).close_saver(saver)
 
 
 def session_store_for(saver: Any) -> Any:
@@ -121,7 +122,8 @@ def assistant_store_for(saver: Any) -> Any:
     return backend_for(saver).assistants
 
 
-def _backend_name(saver: Any) -> str:
+def backend_name(saver: Any) -> str:
+    """The backend ``saver`` belongs to: ``"sqlite"`` or ``"postgres"``."""
     # An attribute, not isinstance: psycopg stays unimported on SQLite. LangGraph's own
     # savers (a test's, a migration's source) have none: SQLite's.
     return getattr(saver, "lgp_backend", None) or "sqlite"

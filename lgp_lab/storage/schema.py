@@ -20,6 +20,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from lgp_lab.storage import backend_name
+
 __all__ = [
     "POSTGRES_MIGRATIONS",
     "SCHEMA_TABLE",
@@ -315,7 +317,7 @@ async def upgrade_sqlite(saver: Any) -> tuple[int, int]:
 
 async def schema_version(saver: Any) -> int:
     """The version of our tables in ``saver``'s database (0: none applied yet)."""
-    if _postgres(saver):
+    if backend_name(saver) == "postgres":
         async with saver.conn.connection() as conn:
             exists = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (SCHEMA_TABLE,))
             row = await exists.fetchone()
@@ -327,7 +329,7 @@ async def schema_version(saver: Any) -> int:
 
 async def upgrade(saver: Any) -> tuple[int, int]:
     """Bring our tables in ``saver``'s database (either backend) to the latest version."""
-    if _postgres(saver):
+    if backend_name(saver) == "postgres":
         return await upgrade_postgres(saver.conn)
     return await upgrade_sqlite(saver)
 
@@ -348,8 +350,3 @@ async def _sqlite_version(saver: Any) -> int:
         async with saver.conn.execute(f"SELECT COALESCE(MAX(v), 0) FROM {SCHEMA_TABLE}") as cur:
             row = await cur.fetchone()
     return int(row[0])
-
-
-def _postgres(saver: Any) -> bool:
-    # An attribute test (as lgp_lab.storage does): psycopg stays unimported on SQLite.
-    return getattr(saver, "lgp_backend", None) == "postgres"

@@ -30,17 +30,11 @@ __all__ = [
     "close_postgres_saver",
     "close_postgres_store",
     "describe_url",
-    "is_postgres_saver",
     "open_postgres_saver",
     "open_postgres_store",
 ]
 
 _WHAT = "The PostgreSQL backend (checkpoint.backend: postgres)"
-
-
-def is_postgres_saver(saver: Any) -> bool:
-    """Whether ``saver`` is the PostgreSQL checkpointer (without importing psycopg)."""
-    return getattr(saver, "lgp_backend", None) == "postgres"
 
 
 def describe_url(url: str) -> str:
