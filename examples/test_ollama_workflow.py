@@ -2,6 +2,7 @@
 
     ollama serve & ollama pull llama3.2
     python examples/test_ollama_workflow.py ["task text"] [--base-url URL] [--model NAME]
+        [--root DIR]
 
 Prints the injected agents (provider:model), the result, the LLM calls from the run's
 trace (tokens, cost), and the cost comparison: Ollama at $0.00 per run against the
@@ -23,6 +24,12 @@ def main() -> int:
     parser.add_argument("task", nargs="?", default="Explain what a LangGraph checkpoint is.")
     parser.add_argument("--base-url", help="OpenAI-compatible endpoint (default: config)")
     parser.add_argument("--model", help="model name (default: config)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the project to run it in (its workflows/ and .lgp/; default: this repository)",
+    )
     args = parser.parse_args()
     if args.base_url:
         os.environ["OLLAMA_BASE_URL"] = args.base_url
@@ -32,7 +39,7 @@ def main() -> int:
     from lgp_lab import Lab, LgpError
     from lgp_lab.agents.providers import injected_agents
 
-    with Lab(root=ROOT) as lab:
+    with Lab(root=args.root) as lab:
         try:
             result = lab.run("optimize_evaluate_ollama", {"task": args.task})
         except LgpError as exc:

@@ -21,6 +21,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 pytest_plugins = ["loop_watchdog", "postgres"]
 
 
+def _repo_state_dir() -> dict[str, tuple[int, int]]:
+    """The repository's own ``.lgp/``: each file's size and modification time."""
+    folder = REPO / ".lgp"
+    if not folder.is_dir():
+        return {}
+    return {
+        str(f.relative_to(folder)): (f.stat().st_size, f.stat().st_mtime_ns)
+        for f in folder.rglob("*")
+        if f.is_file()
+    }
+
+
+@pytest.fixture(autouse=True)
+def _repo_state_untouched() -> Iterator[None]:
+    """Tests never write into the project's own ``.lgp/`` (a developer's threads live
+    there; it is git-ignored, so ``git status`` would not show it): a test that
+    creates or changes a file there fails, naming the files."""
+    before = _repo_state_dir()
+    yield
+    after = _repo_state_dir()
+    changed = sorted(
+        name for name in after.keys() | before.keys() if after.get(name) != before.get(name)
+    )
+    if changed:
+        pytest.fail(f"the test wrote into {REPO / '.lgp'}: {', '.join(changed)}", pytrace=False)
+
+
 def write(path: Path, text: str) -> Path:
     """Write dedented ``text`` to ``path`` (creating folders)."""
     path.parent.mkdir(parents=True, exist_ok=True)

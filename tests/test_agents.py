@@ -286,6 +286,8 @@ def test_optimize_evaluate_workflow_end_to_end(project: Path) -> None:
                 llm.base_url,
                 "--model",
                 "tiny",
+                "--root",  # its database in the test's project, not the repository's .lgp/
+                str(project),
             ],
             cwd=project,
             env=cli_env(),
